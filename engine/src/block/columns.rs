@@ -1,0 +1,442 @@
+//! Arrow column builders for one batch of `tc1` rows (the write side of [`super::schema`]).
+
+use std::collections::HashMap;
+use std::sync::Arc;
+
+use arrow::array::builder::NullBufferBuilder;
+use arrow::array::{
+    ArrayRef, BinaryArray, BinaryBuilder, DictionaryArray, FixedSizeBinaryArray, Int32Builder,
+    Int64Builder, ListArray, RecordBatch, StringArray, StringBuilder, StructArray, UInt32Builder,
+    UInt64Builder,
+};
+use arrow::buffer::{Buffer, OffsetBuffer};
+use arrow::datatypes::Int32Type;
+use tracecore_proto::otlp::{Event, Link, Span};
+
+use super::attributes::AttributeColumnBuilder;
+use super::error::BlockError;
+use super::schema::{
+    block_schema, encode_key_value_list, event_fields, key_value_list_len, link_fields, list_item,
+};
+
+/// Values of one row that the encoder computes from the trace (everything else comes from the span).
+pub(crate) struct RowContext<'a> {
+    pub trace_id: &'a [u8; 16],
+    pub trace_start: u64,
+    pub trace_duration: u64,
+    pub root_service_key: i32,
+    pub root_span_name_key: i32,
+    pub service_key: i32,
+    pub resource_key: i32,
+    pub scope_key: i32,
+    /// `parent_index` column value.
+    pub parent_index: i32,
+    /// `parent_span_id` column value.
+    pub parent_span_id: Option<[u8; 8]>,
+    /// `irregular_ids` column value (already encoded), if the span is irregular.
+    pub irregular_ids: Option<&'a [u8]>,
+}
+
+/// Deduplicates the values of a dictionary column within one batch.
+#[derive(Default)]
+pub(crate) struct Interner {
+    keys: HashMap<Box<[u8]>, i32>,
+    offsets: Vec<i32>,
+    values: Vec<u8>,
+}
+
+impl Interner {
+    /// The dictionary key of `value`, adding it if new.
+    pub(crate) fn intern(&mut self, value: &[u8]) -> i32 {
+        if let Some(key) = self.keys.get(value) {
+            return *key;
+        }
+        if self.offsets.is_empty() {
+            self.offsets.push(0);
+        }
+        let key = self.keys.len() as i32;
+        self.values.extend_from_slice(value);
+        self.offsets.push(self.values.len() as i32);
+        self.keys.insert(value.into(), key);
+        key
+    }
+
+    fn value_bytes(&self) -> usize {
+        self.values.len()
+    }
+
+    fn take(&mut self) -> (OffsetBuffer<i32>, Buffer) {
+        let mut offsets = std::mem::take(&mut self.offsets);
+        if offsets.is_empty() {
+            offsets.push(0);
+        }
+        self.keys.clear();
+        (
+            OffsetBuffer::new(offsets.into()),
+            Buffer::from_vec(std::mem::take(&mut self.values)),
+        )
+    }
+
+    fn finish_binary(&mut self, keys: &mut Int32Builder) -> Result<ArrayRef, BlockError> {
+        let (offsets, values) = self.take();
+        let values = BinaryArray::try_new(offsets, values, None)?;
+        Ok(Arc::new(DictionaryArray::<Int32Type>::try_new(
+            keys.finish(),
+            Arc::new(values),
+        )?))
+    }
+}
+
+/// A FixedSizeBinary column builder that cannot fail on append (the width is in the type).
+struct FixedBinaryBuilder<const N: usize> {
+    values: Vec<u8>,
+    nulls: NullBufferBuilder,
+}
+
+impl<const N: usize> FixedBinaryBuilder<N> {
+    fn new() -> Self {
+        FixedBinaryBuilder {
+            values: Vec::new(),
+            nulls: NullBufferBuilder::new(0),
+        }
+    }
+
+    fn append(&mut self, value: Option<&[u8; N]>) {
+        match value {
+            Some(v) => {
+                self.values.extend_from_slice(v);
+                self.nulls.append_non_null();
+            }
+            None => {
+                self.values.extend_from_slice(&[0u8; N]);
+                self.nulls.append_null();
+            }
+        }
+    }
+
+    fn finish(&mut self) -> Result<ArrayRef, BlockError> {
+        let values = Buffer::from_vec(std::mem::take(&mut self.values));
+        Ok(Arc::new(FixedSizeBinaryArray::try_new(
+            N as i32,
+            values,
+            self.nulls.finish(),
+        )?))
+    }
+}
+
+/// Column builders for the rows of one Arrow batch.
+pub(crate) struct SpanColumns {
+    rows: usize,
+    trace_id: FixedBinaryBuilder<16>,
+    trace_start: UInt64Builder,
+    trace_duration: UInt64Builder,
+    root_service_keys: Int32Builder,
+    root_span_name_keys: Int32Builder,
+    span_id: FixedBinaryBuilder<8>,
+    parent_index: Int32Builder,
+    parent_span_id: FixedBinaryBuilder<8>,
+    irregular_ids: BinaryBuilder,
+    name: StringBuilder,
+    kind: Int32Builder,
+    start_offset: UInt64Builder,
+    duration: UInt64Builder,
+    end_before_start: UInt64Builder,
+    status_code: Int32Builder,
+    status_message: StringBuilder,
+    trace_state: StringBuilder,
+    flags: UInt32Builder,
+    dropped_attributes: UInt32Builder,
+    dropped_events: UInt32Builder,
+    dropped_links: UInt32Builder,
+    service_keys: Int32Builder,
+    resource_keys: Int32Builder,
+    scope_keys: Int32Builder,
+    attributes: AttributeColumnBuilder,
+    events: EventColumnBuilder,
+    links: LinkColumnBuilder,
+    /// Dictionary of `root_service_name`, `root_span_name` and `service_name` (shared).
+    pub(crate) names: Interner,
+    /// Dictionary of `resource`.
+    pub(crate) resources: Interner,
+    /// Dictionary of `scope`.
+    pub(crate) scopes: Interner,
+}
+
+impl SpanColumns {
+    pub(crate) fn new() -> Self {
+        SpanColumns {
+            rows: 0,
+            trace_id: FixedBinaryBuilder::new(),
+            trace_start: UInt64Builder::new(),
+            trace_duration: UInt64Builder::new(),
+            root_service_keys: Int32Builder::new(),
+            root_span_name_keys: Int32Builder::new(),
+            span_id: FixedBinaryBuilder::new(),
+            parent_index: Int32Builder::new(),
+            parent_span_id: FixedBinaryBuilder::new(),
+            irregular_ids: BinaryBuilder::new(),
+            name: StringBuilder::new(),
+            kind: Int32Builder::new(),
+            start_offset: UInt64Builder::new(),
+            duration: UInt64Builder::new(),
+            end_before_start: UInt64Builder::new(),
+            status_code: Int32Builder::new(),
+            status_message: StringBuilder::new(),
+            trace_state: StringBuilder::new(),
+            flags: UInt32Builder::new(),
+            dropped_attributes: UInt32Builder::new(),
+            dropped_events: UInt32Builder::new(),
+            dropped_links: UInt32Builder::new(),
+            service_keys: Int32Builder::new(),
+            resource_keys: Int32Builder::new(),
+            scope_keys: Int32Builder::new(),
+            attributes: AttributeColumnBuilder::new(),
+            events: EventColumnBuilder::new(),
+            links: LinkColumnBuilder::new(),
+            names: Interner::default(),
+            resources: Interner::default(),
+            scopes: Interner::default(),
+        }
+    }
+
+    /// Rows buffered in this batch.
+    pub(crate) fn len(&self) -> usize {
+        self.rows
+    }
+
+    /// Approximate bytes of variable-length values buffered (keeps i32 offsets far from overflow).
+    pub(crate) fn value_bytes(&self) -> usize {
+        self.name.values_slice().len()
+            + self.status_message.values_slice().len()
+            + self.trace_state.values_slice().len()
+            + self.irregular_ids.values_slice().len()
+            + self.attributes.value_bytes()
+            + self.events.value_bytes()
+            + self.links.value_bytes()
+            + self.names.value_bytes()
+            + self.resources.value_bytes()
+            + self.scopes.value_bytes()
+    }
+
+    /// Appends one span row.
+    // PERFORMANCE-CRITICAL: once per span. Appends into column builders only; the trace-level
+    // and dictionary keys are computed once per trace / resource / scope by the caller.
+    pub(crate) fn append(&mut self, ctx: &RowContext<'_>, span: &Span) {
+        self.rows += 1;
+        self.trace_id.append(Some(ctx.trace_id));
+        self.trace_start.append_value(ctx.trace_start);
+        self.trace_duration.append_value(ctx.trace_duration);
+        self.root_service_keys.append_value(ctx.root_service_key);
+        self.root_span_name_keys
+            .append_value(ctx.root_span_name_key);
+        let span_id: Option<&[u8; 8]> = span.span_id.as_slice().try_into().ok();
+        self.span_id.append(Some(span_id.unwrap_or(&[0u8; 8])));
+        self.parent_index.append_value(ctx.parent_index);
+        self.parent_span_id.append(ctx.parent_span_id.as_ref());
+        self.irregular_ids.append_option(ctx.irregular_ids);
+        self.name.append_value(&span.name);
+        self.kind.append_value(span.kind);
+        let start = span.start_time_unix_nano;
+        let end = span.end_time_unix_nano;
+        // trace_start is the minimum start of the trace's spans, so this cannot underflow.
+        self.start_offset.append_value(start - ctx.trace_start);
+        self.duration.append_value(end.saturating_sub(start));
+        self.end_before_start
+            .append_option((end < start).then_some(end));
+        match &span.status {
+            Some(status) => {
+                self.status_code.append_value(status.code);
+                self.status_message.append_value(&status.message);
+            }
+            None => {
+                self.status_code.append_null();
+                self.status_message.append_value("");
+            }
+        }
+        self.trace_state.append_value(&span.trace_state);
+        self.flags.append_value(span.flags);
+        self.dropped_attributes
+            .append_value(span.dropped_attributes_count);
+        self.dropped_events.append_value(span.dropped_events_count);
+        self.dropped_links.append_value(span.dropped_links_count);
+        self.service_keys.append_value(ctx.service_key);
+        self.resource_keys.append_value(ctx.resource_key);
+        self.scope_keys.append_value(ctx.scope_key);
+        self.attributes.append_row(&span.attributes);
+        self.events.append_row(&span.events, start);
+        self.links.append_row(&span.links);
+    }
+
+    /// Finishes the batch and resets every builder (dictionaries included).
+    pub(crate) fn finish(&mut self) -> Result<RecordBatch, BlockError> {
+        self.rows = 0;
+        // The three name columns share one dictionary; each column gets its own copy of it.
+        let (name_offsets, name_values) = self.names.take();
+        let names: ArrayRef = Arc::new(StringArray::try_new(name_offsets, name_values, None)?);
+        let name_dictionary = |keys: &mut Int32Builder| -> Result<ArrayRef, BlockError> {
+            Ok(Arc::new(DictionaryArray::<Int32Type>::try_new(
+                keys.finish(),
+                names.clone(),
+            )?))
+        };
+        let columns: Vec<ArrayRef> = vec![
+            self.trace_id.finish()?,
+            Arc::new(self.trace_start.finish()),
+            Arc::new(self.trace_duration.finish()),
+            name_dictionary(&mut self.root_service_keys)?,
+            name_dictionary(&mut self.root_span_name_keys)?,
+            self.span_id.finish()?,
+            Arc::new(self.parent_index.finish()),
+            self.parent_span_id.finish()?,
+            Arc::new(self.irregular_ids.finish()),
+            Arc::new(self.name.finish()),
+            Arc::new(self.kind.finish()),
+            Arc::new(self.start_offset.finish()),
+            Arc::new(self.duration.finish()),
+            Arc::new(self.end_before_start.finish()),
+            Arc::new(self.status_code.finish()),
+            Arc::new(self.status_message.finish()),
+            Arc::new(self.trace_state.finish()),
+            Arc::new(self.flags.finish()),
+            Arc::new(self.dropped_attributes.finish()),
+            Arc::new(self.dropped_events.finish()),
+            Arc::new(self.dropped_links.finish()),
+            name_dictionary(&mut self.service_keys)?,
+            self.resources.finish_binary(&mut self.resource_keys)?,
+            self.scopes.finish_binary(&mut self.scope_keys)?,
+            self.attributes.finish()?,
+            self.events.finish()?,
+            self.links.finish()?,
+        ];
+        Ok(RecordBatch::try_new(block_schema(), columns)?)
+    }
+}
+
+/// Builds the `events` column.
+struct EventColumnBuilder {
+    offsets: Vec<i32>,
+    time_offset: Int64Builder,
+    name: StringBuilder,
+    attributes: BinaryBuilder,
+    dropped: UInt32Builder,
+    scratch: Vec<u8>,
+}
+
+impl EventColumnBuilder {
+    fn new() -> Self {
+        EventColumnBuilder {
+            offsets: vec![0],
+            time_offset: Int64Builder::new(),
+            name: StringBuilder::new(),
+            attributes: BinaryBuilder::new(),
+            dropped: UInt32Builder::new(),
+            scratch: Vec::new(),
+        }
+    }
+
+    fn append_row(&mut self, events: &[Event], span_start: u64) {
+        for event in events {
+            // Wrapping difference: exact for every pair of u64 times (see the schema docs).
+            self.time_offset
+                .append_value(event.time_unix_nano.wrapping_sub(span_start) as i64);
+            self.name.append_value(&event.name);
+            self.scratch.clear();
+            self.scratch.reserve(key_value_list_len(&event.attributes));
+            encode_key_value_list(&event.attributes, &mut self.scratch);
+            self.attributes.append_value(&self.scratch);
+            self.dropped.append_value(event.dropped_attributes_count);
+        }
+        let end = self.offsets.last().copied().unwrap_or(0) + events.len() as i32;
+        self.offsets.push(end);
+    }
+
+    fn value_bytes(&self) -> usize {
+        self.name.values_slice().len() + self.attributes.values_slice().len()
+    }
+
+    fn finish(&mut self) -> Result<ArrayRef, BlockError> {
+        let children: Vec<ArrayRef> = vec![
+            Arc::new(self.time_offset.finish()),
+            Arc::new(self.name.finish()),
+            Arc::new(self.attributes.finish()),
+            Arc::new(self.dropped.finish()),
+        ];
+        finish_list(event_fields(), children, &mut self.offsets)
+    }
+}
+
+/// Builds the `links` column.
+struct LinkColumnBuilder {
+    offsets: Vec<i32>,
+    trace_id: BinaryBuilder,
+    span_id: BinaryBuilder,
+    trace_state: StringBuilder,
+    attributes: BinaryBuilder,
+    dropped: UInt32Builder,
+    flags: UInt32Builder,
+    scratch: Vec<u8>,
+}
+
+impl LinkColumnBuilder {
+    fn new() -> Self {
+        LinkColumnBuilder {
+            offsets: vec![0],
+            trace_id: BinaryBuilder::new(),
+            span_id: BinaryBuilder::new(),
+            trace_state: StringBuilder::new(),
+            attributes: BinaryBuilder::new(),
+            dropped: UInt32Builder::new(),
+            flags: UInt32Builder::new(),
+            scratch: Vec::new(),
+        }
+    }
+
+    fn append_row(&mut self, links: &[Link]) {
+        for link in links {
+            self.trace_id.append_value(&link.trace_id);
+            self.span_id.append_value(&link.span_id);
+            self.trace_state.append_value(&link.trace_state);
+            self.scratch.clear();
+            encode_key_value_list(&link.attributes, &mut self.scratch);
+            self.attributes.append_value(&self.scratch);
+            self.dropped.append_value(link.dropped_attributes_count);
+            self.flags.append_value(link.flags);
+        }
+        let end = self.offsets.last().copied().unwrap_or(0) + links.len() as i32;
+        self.offsets.push(end);
+    }
+
+    fn value_bytes(&self) -> usize {
+        self.trace_id.values_slice().len()
+            + self.span_id.values_slice().len()
+            + self.trace_state.values_slice().len()
+            + self.attributes.values_slice().len()
+    }
+
+    fn finish(&mut self) -> Result<ArrayRef, BlockError> {
+        let children: Vec<ArrayRef> = vec![
+            Arc::new(self.trace_id.finish()),
+            Arc::new(self.span_id.finish()),
+            Arc::new(self.trace_state.finish()),
+            Arc::new(self.attributes.finish()),
+            Arc::new(self.dropped.finish()),
+            Arc::new(self.flags.finish()),
+        ];
+        finish_list(link_fields(), children, &mut self.offsets)
+    }
+}
+
+fn finish_list(
+    fields: arrow::datatypes::Fields,
+    children: Vec<ArrayRef>,
+    offsets: &mut Vec<i32>,
+) -> Result<ArrayRef, BlockError> {
+    let entries = StructArray::try_new(fields.clone(), children, None)?;
+    let offsets = std::mem::replace(offsets, vec![0]);
+    Ok(Arc::new(ListArray::try_new(
+        list_item(fields),
+        OffsetBuffer::new(offsets.into()),
+        Arc::new(entries),
+        None,
+    )?))
+}

@@ -1,0 +1,49 @@
+//! Messages into a shard, and the sink that receives finished blocks.
+
+use std::future::Future;
+use std::pin::Pin;
+
+use bytes::Bytes;
+use tokio::sync::oneshot;
+
+use crate::block::EncodedBlock;
+use crate::error::EngineError;
+use crate::fragment::TraceFragment;
+use crate::tenant::TenantId;
+
+/// Reply channel of a command.
+pub type Reply<T> = oneshot::Sender<Result<T, EngineError>>;
+
+/// A request to a shard's pump.
+pub enum ShardCommand {
+    /// Make fragments durable, then add them to the head block. Replies after fdatasync.
+    Push {
+        tenant: TenantId,
+        fragments: Vec<TraceFragment>,
+        bytes: usize,
+        reply: Reply<()>,
+    },
+    /// The OTLP bytes (valid `TracesData`) of a trace held in memory: head and cut blocks not
+    /// yet committed. Empty when the shard holds none of it.
+    FindTrace {
+        tenant: TenantId,
+        trace_id: [u8; 16],
+        reply: Reply<Vec<Bytes>>,
+    },
+    /// Cut the head block now; reply when everything cut so far is committed to the bucket.
+    Flush { reply: Reply<()> },
+    /// Periodic check: cut by age or size, refresh gauges.
+    Tick,
+    /// A cut's blocks were committed (or failed for good).
+    CutCommitted { cut_seq: u64 },
+}
+
+/// Where finished blocks go. Implemented by `rpc` on its object-store io runtime; the returned
+/// future resolves when `meta.json` (written last) is durable in the bucket and the block is
+/// visible to queries.
+pub trait BlockSink: Send + Sync + 'static {
+    fn commit(
+        &self,
+        block: EncodedBlock,
+    ) -> Pin<Box<dyn Future<Output = Result<(), String>> + Send>>;
+}

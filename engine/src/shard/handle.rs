@@ -1,0 +1,82 @@
+//! The Send + Clone handle through which the facade reaches one shard.
+
+use bytes::Bytes;
+use tokio::sync::{mpsc, oneshot};
+
+use super::command::ShardCommand;
+use crate::error::EngineError;
+use crate::fragment::TraceFragment;
+use crate::tenant::TenantId;
+
+/// Mailbox of one shard.
+#[derive(Clone)]
+pub struct ShardHandle {
+    pub(crate) id: usize,
+    pub(crate) tx: mpsc::Sender<ShardCommand>,
+}
+
+impl ShardHandle {
+    /// The shard's index.
+    pub fn id(&self) -> usize {
+        self.id
+    }
+
+    /// Queues fragments for durable ingest. Fails at once with `Overloaded` when the mailbox is
+    /// full; otherwise the returned receiver resolves after fdatasync.
+    pub fn push(
+        &self,
+        tenant: TenantId,
+        fragments: Vec<TraceFragment>,
+    ) -> Result<oneshot::Receiver<Result<(), EngineError>>, EngineError> {
+        let (reply, rx) = oneshot::channel();
+        let bytes = fragments.iter().map(TraceFragment::byte_len).sum();
+        let command = ShardCommand::Push {
+            tenant,
+            fragments,
+            bytes,
+            reply,
+        };
+        self.tx.try_send(command).map_err(|e| match e {
+            mpsc::error::TrySendError::Full(_) => EngineError::Overloaded {
+                shard: self.id,
+                reason: "ingest queue is full",
+            },
+            mpsc::error::TrySendError::Closed(_) => self.stopped(),
+        })?;
+        Ok(rx)
+    }
+
+    /// The in-memory OTLP bytes of a trace on this shard.
+    pub async fn find_trace(
+        &self,
+        tenant: TenantId,
+        trace_id: [u8; 16],
+    ) -> Result<Vec<Bytes>, EngineError> {
+        let (reply, rx) = oneshot::channel();
+        self.send(ShardCommand::FindTrace {
+            tenant,
+            trace_id,
+            reply,
+        })
+        .await?;
+        rx.await.map_err(|_| self.stopped())?
+    }
+
+    /// Cuts the head block and waits until everything is committed to the bucket.
+    pub async fn flush(&self) -> Result<(), EngineError> {
+        let (reply, rx) = oneshot::channel();
+        self.send(ShardCommand::Flush { reply }).await?;
+        rx.await.map_err(|_| self.stopped())?
+    }
+
+    async fn send(&self, command: ShardCommand) -> Result<(), EngineError> {
+        self.tx.send(command).await.map_err(|_| self.stopped())
+    }
+
+    fn stopped(&self) -> EngineError {
+        EngineError::ShardUnavailable {
+            shard: self.id,
+            reason: "shard has stopped".to_string(),
+        }
+    }
+}

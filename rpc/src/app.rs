@@ -1,0 +1,199 @@
+//! Running `-target=all`: runtimes, the shard pool, the servers, and shutdown.
+
+use std::net::SocketAddr;
+use std::sync::{Arc, OnceLock};
+use std::time::Duration;
+
+use prometheus_client::registry::Registry;
+use tokio::net::TcpListener;
+use tokio::sync::watch;
+use tracecore_engine::{EngineMetrics, ShardPool};
+
+use crate::api::{self, ApiState};
+use crate::config::Config;
+use crate::ingest::Ingester;
+use crate::receivers::otlp_grpc::OtlpGrpcService;
+use crate::receivers::otlp_http::{self, OtlpHttpState};
+use crate::storage::backend::Bucket;
+use crate::storage::catalog::BlockCatalog;
+use crate::storage::sink::BucketSink;
+use crate::telemetry::RpcMetrics;
+
+/// Runs everything until SIGTERM/SIGINT. Returns an error message for a failed start.
+pub fn run(config: Config) -> Result<(), String> {
+    let facade = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .thread_name("facade")
+        .enable_all()
+        .build()
+        .map_err(|e| format!("cannot start the facade runtime: {e}"))?;
+    let io = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(1)
+        .thread_name("io")
+        .enable_all()
+        .build()
+        .map_err(|e| format!("cannot start the io runtime: {e}"))?;
+    let io_handle = io.handle().clone();
+    let result = facade.block_on(serve(config, io_handle));
+    io.shutdown_timeout(Duration::from_secs(5));
+    facade.shutdown_timeout(Duration::from_secs(5));
+    result
+}
+
+async fn bind(endpoint: &str, what: &str) -> Result<TcpListener, String> {
+    let addr: SocketAddr = endpoint
+        .parse()
+        .map_err(|e| format!("{what}: invalid endpoint {endpoint:?}: {e}"))?;
+    TcpListener::bind(addr)
+        .await
+        .map_err(|e| format!("cannot listen on {endpoint} ({what}): {e}"))
+}
+
+async fn serve(config: Config, io: tokio::runtime::Handle) -> Result<(), String> {
+    let config = Arc::new(config);
+    let mut registry = Registry::default();
+    let engine_metrics = EngineMetrics::register(&mut registry);
+    let rpc_metrics = RpcMetrics::register(&mut registry);
+
+    let bucket = Bucket::open(&config.storage.trace).map_err(|e| e.to_string())?;
+    let catalog = Arc::new(BlockCatalog::new(bucket.store.clone()));
+    let loading = {
+        let catalog = catalog.clone();
+        io.spawn(async move { catalog.load_all().await })
+    };
+
+    let state = Arc::new(ApiState {
+        config: config.clone(),
+        registry,
+        metrics: rpc_metrics.clone(),
+        catalog: catalog.clone(),
+        shards: OnceLock::new(),
+    });
+    let (stop_tx, stop_rx) = watch::channel(false);
+    let http_addr = format!(
+        "{}:{}",
+        config.server.http_listen_address, config.server.http_listen_port
+    );
+    let api_listener = bind(&http_addr, "server.http_listen_port").await?;
+    let api_server = tokio::spawn(serve_axum(
+        api_listener,
+        api::router(state.clone()),
+        stop_rx.clone(),
+    ));
+    tracing::info!(address = %http_addr, "api listening");
+
+    let blocks = loading
+        .await
+        .map_err(|e| format!("catalog load task failed: {e}"))?
+        .map_err(|e| format!("cannot list the bucket: {e}"))?;
+    tracing::info!(blocks, "block catalog loaded");
+
+    let sink = Arc::new(BucketSink::new(bucket, catalog.clone(), io.clone()));
+    let engine_config = config.engine_config();
+    let pool =
+        tokio::task::spawn_blocking(move || ShardPool::start(engine_config, engine_metrics, sink))
+            .await
+            .map_err(|e| format!("shard start-up task failed: {e}"))?
+            .map_err(|e| e.to_string())?;
+    let shards = pool.handles().to_vec();
+    let _ = state.shards.set(shards.clone());
+    let ingester = Ingester::new(shards, rpc_metrics.clone());
+
+    let mut servers = vec![api_server];
+    if let Some(otlp) = &config.distributor.receivers.otlp {
+        if let Some(grpc) = &otlp.protocols.grpc {
+            let listener = bind(
+                &grpc.endpoint,
+                "distributor.receivers.otlp.protocols.grpc.endpoint",
+            )
+            .await?;
+            let service = OtlpGrpcService::new(
+                ingester.clone(),
+                config.multitenancy_enabled,
+                grpc.max_recv_msg_size_mib << 20,
+            );
+            let mut stop = stop_rx.clone();
+            tracing::info!(endpoint = %grpc.endpoint, "otlp grpc receiver listening");
+            servers.push(tokio::spawn(async move {
+                let incoming = tokio_stream::wrappers::TcpListenerStream::new(listener);
+                tonic::transport::Server::builder()
+                    .add_service(service)
+                    .serve_with_incoming_shutdown(incoming, async move {
+                        let _ = stop.wait_for(|s| *s).await;
+                    })
+                    .await
+                    .map_err(|e| format!("otlp grpc receiver failed: {e}"))
+            }));
+        }
+        if let Some(http) = &otlp.protocols.http {
+            let listener = bind(
+                &http.endpoint,
+                "distributor.receivers.otlp.protocols.http.endpoint",
+            )
+            .await?;
+            let router = otlp_http::router(
+                OtlpHttpState {
+                    ingester: ingester.clone(),
+                    metrics: rpc_metrics.clone(),
+                    multitenancy: config.multitenancy_enabled,
+                    max_body_bytes: http.max_request_body_size,
+                },
+                &http.traces_url_path,
+            );
+            tracing::info!(endpoint = %http.endpoint, "otlp http receiver listening");
+            servers.push(tokio::spawn(serve_axum(listener, router, stop_rx.clone())));
+        }
+    }
+    tracing::info!("tracecore is ready");
+
+    wait_for_signal().await;
+    tracing::info!("shutting down");
+    let _ = stop_tx.send(true);
+    for server in servers {
+        match tokio::time::timeout(Duration::from_secs(10), server).await {
+            Ok(Ok(Ok(()))) => {}
+            Ok(Ok(Err(error))) => tracing::warn!(%error, "server stopped with an error"),
+            Ok(Err(error)) => tracing::warn!(%error, "server task failed"),
+            Err(_) => tracing::warn!("a server did not stop within 10s"),
+        }
+    }
+    drop(ingester);
+    drop(state);
+    let stopped = tokio::task::spawn_blocking(move || pool.shutdown());
+    if tokio::time::timeout(Duration::from_secs(10), stopped)
+        .await
+        .is_err()
+    {
+        tracing::warn!("shards did not stop within 10s; their wal is durable and will be replayed");
+    }
+    Ok(())
+}
+
+async fn serve_axum(
+    listener: TcpListener,
+    router: axum::Router,
+    mut stop: watch::Receiver<bool>,
+) -> Result<(), String> {
+    axum::serve(listener, router)
+        .with_graceful_shutdown(async move {
+            let _ = stop.wait_for(|s| *s).await;
+        })
+        .await
+        .map_err(|e| format!("http server failed: {e}"))
+}
+
+async fn wait_for_signal() {
+    let ctrl_c = tokio::signal::ctrl_c();
+    let mut term = match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+        Ok(term) => term,
+        Err(error) => {
+            tracing::warn!(%error, "cannot listen for SIGTERM");
+            let _ = ctrl_c.await;
+            return;
+        }
+    };
+    tokio::select! {
+        _ = ctrl_c => {}
+        _ = term.recv() => {}
+    }
+}

@@ -1,0 +1,4 @@
+//! The read path of the facade (trace by ID for now).
+
+pub mod combine;
+pub mod trace_by_id;

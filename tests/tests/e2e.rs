@@ -1,0 +1,19 @@
+//! End-to-end tests: the real `tracecore` binary on free loopback ports, driven by real OTLP
+//! clients and the Tempo query API. One test binary (ripgrep style); topics are modules.
+//!
+//! Needs the server binary: `cargo build --bin tracecore && cargo test -p tracecore-tests`.
+//! `TRACECORE_BIN` overrides the binary; `TRACECORE_SOAK=1` turns the 3 kill -9 cycles into 20.
+
+// Test code: helpers outside `#[test]` functions unwrap too (clippy only exempts test functions).
+#![allow(clippy::unwrap_used)]
+
+#[path = "e2e/durability.rs"]
+mod durability;
+#[path = "e2e/hostile.rs"]
+mod hostile;
+#[path = "e2e/ingest.rs"]
+mod ingest;
+#[path = "e2e/query.rs"]
+mod query;
+#[path = "e2e/tenancy.rs"]
+mod tenancy;
