@@ -103,6 +103,7 @@ pub fn router(state: Arc<ApiState>) -> Router {
         .route("/status/version", get(ops::status_version))
         .route("/flush", post(ops::flush))
         .merge(api)
+        .layer(tower_http::compression::CompressionLayer::new().gzip(true))
         .layer(middleware::from_fn_with_state(
             state.clone(),
             record_request,

@@ -115,7 +115,16 @@ async fn serve(config: Config, io: tokio::runtime::Handle) -> Result<(), String>
             let mut stop = stop_rx.clone();
             tracing::info!(endpoint = %grpc.endpoint, "otlp grpc receiver listening");
             servers.push(tokio::spawn(async move {
-                let incoming = tokio_stream::wrappers::TcpListenerStream::new(listener);
+                // Small request/response exchanges: Nagle + delayed ACK would add ~40 ms.
+                let incoming = tokio_stream::StreamExt::map(
+                    tokio_stream::wrappers::TcpListenerStream::new(listener),
+                    |stream| {
+                        if let Ok(stream) = &stream {
+                            let _ = stream.set_nodelay(true);
+                        }
+                        stream
+                    },
+                );
                 tonic::transport::Server::builder()
                     .add_service(service)
                     .serve_with_incoming_shutdown(incoming, async move {
@@ -174,6 +183,11 @@ async fn serve_axum(
     router: axum::Router,
     mut stop: watch::Receiver<bool>,
 ) -> Result<(), String> {
+    use axum::serve::ListenerExt;
+    let listener = listener.tap_io(|tcp| {
+        // Small request/response exchanges: Nagle + delayed ACK would add ~40 ms.
+        let _ = tcp.set_nodelay(true);
+    });
     axum::serve(listener, router)
         .with_graceful_shutdown(async move {
             let _ = stop.wait_for(|s| *s).await;

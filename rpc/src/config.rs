@@ -146,6 +146,9 @@ storage:
         let err = parse("ingester:\n  trace_idle_period: soon\n")
             .err()
             .unwrap();
-        assert!(err.contains("ingester") && err.contains("\"soon\""), "{err}");
+        assert!(
+            err.contains("ingester") && err.contains("\"soon\""),
+            "{err}"
+        );
     }
 }

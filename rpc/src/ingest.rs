@@ -60,9 +60,9 @@ impl Ingester {
         })
     }
 
-    /// Ingests one encoded `ExportTraceServiceRequest` for `tenant`. Returns after every
-    /// accepted span is durable; spans a shard refused are counted in the outcome. When every
-    /// shard refused, the first refusal is returned as the error so the client retries.
+    /// Ingests one encoded `ExportTraceServiceRequest` for `tenant`. Returns after every span
+    /// is durable. A request some shard cannot take is refused as a whole with a retryable
+    /// error (429/503); `PushOutcome::rejected_spans` is for permanent, per-span refusals.
     pub async fn push(&self, tenant: &TenantId, body: &Bytes) -> Result<PushOutcome, IngestError> {
         let shards = self.shards.len();
         let skimmed = match skim_export_request(body, &self.limits, shards, |id| {
@@ -80,21 +80,32 @@ impl Ingester {
                 return Err(error.into());
             }
         };
-        let mut pending = Vec::new();
-        let mut refused: Vec<(u64, EngineError)> = Vec::new();
+        // Admission is all-or-nothing: reserve a mailbox slot on every shard the request
+        // touches before sending anything, so a full queue refuses the whole request (429) and
+        // nothing of it is written.
+        let mut permits = Vec::new();
         for (shard, fragments) in skimmed.per_shard.into_iter().enumerate() {
             if fragments.is_empty() {
                 continue;
             }
+            match self.shards[shard].try_reserve() {
+                Ok(permit) => permits.push((permit, fragments)),
+                Err(error) => {
+                    self.metrics
+                        .discard("rate_limited", tenant.as_str(), skimmed.span_count);
+                    return Err(error.into());
+                }
+            }
+        }
+        let mut pending = Vec::with_capacity(permits.len());
+        for (permit, fragments) in permits {
             let spans: u64 = fragments.iter().map(|f| u64::from(f.span_count)).sum();
             let bytes: u64 = fragments.iter().map(|f| f.otlp.len() as u64).sum();
-            match self.shards[shard].push(tenant.clone(), fragments) {
-                Ok(rx) => pending.push((spans, bytes, rx)),
-                Err(error) => refused.push((spans, error)),
-            }
+            pending.push((spans, bytes, permit.push(tenant.clone(), fragments)));
         }
         let mut outcome = PushOutcome::default();
         let mut accepted_bytes = 0;
+        let mut refused: Vec<(u64, EngineError)> = Vec::new();
         for (spans, bytes, rx) in pending {
             match rx.await {
                 Ok(Ok(())) => {
@@ -122,19 +133,18 @@ impl Ingester {
             .bytes_received
             .get_or_create(&labels)
             .inc_by(accepted_bytes);
-        for (spans, error) in &refused {
-            let reason = match error.kind() {
+        if let Some((_, first)) = refused.into_iter().next() {
+            // Every refusal a shard can make after admission is transient (flushes behind, a
+            // failed fsync). Refuse the whole request with a retryable status: the parts other
+            // shards made durable come back on retry as exact duplicates, which reads
+            // deduplicate by span ID — never an OK for a span we did not keep.
+            let reason = match first.kind() {
                 ErrorKind::Overloaded => "rate_limited",
                 _ => "unknown_error",
             };
-            self.metrics.discard(reason, tenant.as_str(), *spans);
-            outcome.rejected_spans += spans;
-        }
-        if let Some((_, first)) = refused.into_iter().next() {
-            if outcome.accepted_spans == 0 {
-                return Err(first.into());
-            }
-            outcome.message = Some(first.to_string());
+            let refused_spans = skimmed.span_count - outcome.accepted_spans;
+            self.metrics.discard(reason, tenant.as_str(), refused_spans);
+            return Err(first.into());
         }
         Ok(outcome)
     }

@@ -48,6 +48,8 @@ pub enum Format {
 pub struct HttpReply {
     pub status: u16,
     pub content_type: String,
+    /// `Content-Encoding`, empty when absent.
+    pub content_encoding: String,
     pub body: Bytes,
 }
 
@@ -148,6 +150,12 @@ impl Client {
             .and_then(|v| v.to_str().ok())
             .unwrap_or("")
             .to_owned();
+        let content_encoding = response
+            .headers()
+            .get("content-encoding")
+            .and_then(|v| v.to_str().ok())
+            .unwrap_or("")
+            .to_owned();
         let body = response
             .bytes()
             .await
@@ -155,6 +163,7 @@ impl Client {
         Ok(HttpReply {
             status,
             content_type,
+            content_encoding,
             body,
         })
     }
@@ -248,9 +257,20 @@ impl Client {
         path_and_query: &str,
         accept: Option<&str>,
     ) -> anyhow::Result<HttpReply> {
+        let headers: Vec<(&str, &str)> = accept.map(|a| ("accept", a)).into_iter().collect();
+        self.get_with_headers(path_and_query, &headers).await
+    }
+
+    /// `GET <path>` on the query API with extra request headers. The body is returned as sent
+    /// (no transparent decompression).
+    pub async fn get_with_headers(
+        &self,
+        path_and_query: &str,
+        headers: &[(&str, &str)],
+    ) -> anyhow::Result<HttpReply> {
         let mut builder = self.http.get(format!("{}{path_and_query}", self.api));
-        if let Some(a) = accept {
-            builder = builder.header("accept", a);
+        for (k, v) in headers {
+            builder = builder.header(*k, *v);
         }
         let response = self
             .tenant_header(builder)

@@ -48,6 +48,14 @@ pub struct ServerOptions {
     pub max_block_duration: String,
     /// Appended verbatim to the generated YAML (top-level keys not generated above).
     pub extra_config: String,
+    /// Extra `engine:` keys, one `key: value` per entry.
+    pub engine: Vec<(String, String)>,
+    /// Rewrites the generated YAML before it is written (e.g. to put `${VAR}`s in).
+    pub config_transform: Option<fn(String) -> String>,
+    /// Extra command-line flags (Go style, e.g. `-config.expand-env=true`).
+    pub extra_args: Vec<String>,
+    /// Extra environment variables for the server process.
+    pub env: Vec<(String, String)>,
 }
 
 impl Default for ServerOptions {
@@ -60,6 +68,10 @@ impl Default for ServerOptions {
             trace_idle_period: "5s".to_owned(),
             max_block_duration: "30m".to_owned(),
             extra_config: String::new(),
+            engine: Vec::new(),
+            config_transform: None,
+            extra_args: Vec::new(),
+            env: Vec::new(),
         }
     }
 }
@@ -281,10 +293,16 @@ engine:
             block_duration = o.max_block_duration,
             shards = o.shards,
         );
+        for (key, value) in &o.engine {
+            let _ = writeln!(yaml, "  {key}: {value}");
+        }
         if !o.extra_config.is_empty() {
             let _ = writeln!(yaml, "{}", o.extra_config);
         }
-        yaml
+        match o.config_transform {
+            Some(transform) => transform(yaml),
+            None => yaml,
+        }
     }
 
     fn write_config(&self) -> anyhow::Result<()> {
@@ -306,7 +324,10 @@ engine:
         command
             .arg(format!("-config.file={}", self.config_path().display()))
             .arg("-target=all")
+            .args(&self.options.extra_args)
+            .envs(self.options.env.iter().map(|(k, v)| (k, v)))
             .env("RUST_BACKTRACE", "1")
+            .env("NO_COLOR", "1")
             .stdin(Stdio::null())
             .stdout(Stdio::from(log.try_clone()?))
             .stderr(Stdio::from(log));

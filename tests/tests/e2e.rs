@@ -7,12 +7,16 @@
 // Test code: helpers outside `#[test]` functions unwrap too (clippy only exempts test functions).
 #![allow(clippy::unwrap_used)]
 
+#[path = "e2e/config.rs"]
+mod config;
 #[path = "e2e/durability.rs"]
 mod durability;
 #[path = "e2e/hostile.rs"]
 mod hostile;
 #[path = "e2e/ingest.rs"]
 mod ingest;
+#[path = "e2e/overload.rs"]
+mod overload;
 #[path = "e2e/query.rs"]
 mod query;
 #[path = "e2e/tenancy.rs"]

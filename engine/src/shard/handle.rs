@@ -21,6 +21,19 @@ impl ShardHandle {
         self.id
     }
 
+    /// Reserves a mailbox slot without waiting, so a request spanning several shards can be
+    /// admitted to all of them or to none (`Overloaded` when the mailbox is full).
+    pub fn try_reserve(&self) -> Result<PushPermit<'_>, EngineError> {
+        let permit = self.tx.try_reserve().map_err(|e| match e {
+            mpsc::error::TrySendError::Full(_) => EngineError::Overloaded {
+                shard: self.id,
+                reason: "ingest queue is full",
+            },
+            mpsc::error::TrySendError::Closed(_) => self.stopped(),
+        })?;
+        Ok(PushPermit { permit })
+    }
+
     /// Queues fragments for durable ingest. Fails at once with `Overloaded` when the mailbox is
     /// full; otherwise the returned receiver resolves after fdatasync.
     pub fn push(
@@ -78,5 +91,29 @@ impl ShardHandle {
             shard: self.id,
             reason: "shard has stopped".to_string(),
         }
+    }
+}
+
+/// A reserved slot in a shard's mailbox (see [`ShardHandle::try_reserve`]).
+pub struct PushPermit<'a> {
+    permit: mpsc::Permit<'a, ShardCommand>,
+}
+
+impl PushPermit<'_> {
+    /// Sends the push through the reserved slot; resolves after fdatasync.
+    pub fn push(
+        self,
+        tenant: TenantId,
+        fragments: Vec<TraceFragment>,
+    ) -> oneshot::Receiver<Result<(), EngineError>> {
+        let (reply, rx) = oneshot::channel();
+        let bytes = fragments.iter().map(TraceFragment::byte_len).sum();
+        self.permit.send(ShardCommand::Push {
+            tenant,
+            fragments,
+            bytes,
+            reply,
+        });
+        rx
     }
 }

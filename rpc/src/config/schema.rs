@@ -60,6 +60,10 @@ impl Default for Config {
 pub struct ServerConfig {
     pub http_listen_address: String,
     pub http_listen_port: u16,
+    /// Tempo's gRPC query port; reserved for the streaming querier (not served yet).
+    pub grpc_listen_address: String,
+    /// Tempo's gRPC query port; reserved for the streaming querier (not served yet).
+    pub grpc_listen_port: u16,
     pub log_level: String,
     pub log_format: String,
 }
@@ -69,6 +73,8 @@ impl Default for ServerConfig {
         ServerConfig {
             http_listen_address: "0.0.0.0".to_string(),
             http_listen_port: 3200,
+            grpc_listen_address: "0.0.0.0".to_string(),
+            grpc_listen_port: 9095,
             log_level: "info".to_string(),
             log_format: "logfmt".to_string(),
         }

@@ -286,3 +286,69 @@ async fn retried_request_is_deduplicated_on_read() {
     )
     .await;
 }
+
+/// OTLP/JSON receivers must accept 64-bit integers as JSON numbers as well as strings, and the
+/// collector also takes enum names; big nanosecond timestamps must survive exactly (no f64).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn otlp_http_json_number_and_enum_name_variants() {
+    fn rewrite(v: &mut serde_json::Value, numbers: bool, enum_names: bool) {
+        match v {
+            serde_json::Value::Object(o) => {
+                for (k, x) in o.iter_mut() {
+                    let int64 = matches!(
+                        k.as_str(),
+                        "startTimeUnixNano" | "endTimeUnixNano" | "timeUnixNano" | "intValue"
+                    );
+                    if numbers
+                        && int64
+                        && let Some(s) = x.as_str()
+                    {
+                        *x = serde_json::from_str(s).unwrap();
+                    }
+                }
+                if enum_names {
+                    if let Some(k) = o.get("kind").and_then(serde_json::Value::as_i64) {
+                        let kind = tracecore_proto::otlp::SpanKind::try_from(k as i32).unwrap();
+                        o.insert("kind".into(), kind.proto_name().into());
+                    }
+                    if o.contains_key("message")
+                        && let Some(c) = o.get("code").and_then(serde_json::Value::as_i64)
+                    {
+                        let code = tracecore_proto::otlp::StatusCode::try_from(c as i32).unwrap();
+                        o.insert("code".into(), code.proto_name().into());
+                    }
+                }
+                o.values_mut().for_each(|x| rewrite(x, numbers, enum_names));
+            }
+            serde_json::Value::Array(a) => {
+                a.iter_mut().for_each(|x| rewrite(x, numbers, enum_names))
+            }
+            _ => {}
+        }
+    }
+    let server = Server::start(ServerOptions::default()).await.unwrap();
+    let client = server.client();
+    let mut generator = TraceGenerator::new(808);
+    for (numbers, enum_names) in [(true, false), (false, true), (true, true)] {
+        let batch = TraceBatch::generate(&mut generator, 2);
+        let mut json = tracecore_tests::otlp_json::request_to_otlp_json(&batch.request);
+        rewrite(&mut json, numbers, enum_names);
+        let body = serde_json::to_vec(&json).unwrap();
+        let reply = client
+            .otlp_http_post(body, "application/json", None)
+            .await
+            .unwrap();
+        assert_eq!(
+            reply.status,
+            200,
+            "int64 as numbers {numbers}, enum names {enum_names}: {}",
+            reply.text()
+        );
+        check_batch(
+            &server,
+            &batch,
+            &format!("OTLP/JSON, int64 as numbers {numbers}, enum names {enum_names}"),
+        )
+        .await;
+    }
+}

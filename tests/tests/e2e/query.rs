@@ -200,3 +200,37 @@ async fn operational_endpoints() {
         "tracecore_/tempo_ metrics expected:\n{text:.1000}"
     );
 }
+
+/// Query-API responses are gzip-compressed when the client accepts it (TEMPO-SPEC §1.1).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn responses_are_gzipped_when_accepted() {
+    use std::io::Read;
+    let server = Server::start(ServerOptions::default()).await.unwrap();
+    let client = server.client();
+    let batch = TraceBatch::generate(&mut TraceGenerator::new(111), 1);
+    client.export_ok(&batch.request).await.unwrap();
+    let id = hex::encode(batch.traces[0].0);
+    let plain = client.get_trace_v1(&id, Format::Json).await.unwrap();
+    plain.expect_status(200).unwrap();
+    for path in [format!("/api/traces/{id}"), format!("/api/v2/traces/{id}")] {
+        let reply = client
+            .get_with_headers(
+                &path,
+                &[("accept", "application/json"), ("accept-encoding", "gzip")],
+            )
+            .await
+            .unwrap();
+        reply.expect_status(200).unwrap();
+        assert_eq!(
+            reply.content_encoding, "gzip",
+            "GET {path} with Accept-Encoding: gzip should answer Content-Encoding: gzip"
+        );
+        let mut text = String::new();
+        flate2::read::GzDecoder::new(&reply.body[..])
+            .read_to_string(&mut text)
+            .expect("gzip body");
+        if path.starts_with("/api/traces") {
+            assert_eq!(text.as_bytes(), &plain.body[..], "same JSON, compressed");
+        }
+    }
+}

@@ -155,7 +155,13 @@ async fn tenants_cannot_read_each_other() {
         .expect_status(200)
         .unwrap();
 
-    for stage in ["live", "after flush"] {
+    let mut server = server;
+    for stage in ["live", "after kill -9 (WAL replay)", "after flush"] {
+        if stage.starts_with("after kill") {
+            server.kill9().unwrap();
+            server.relaunch().await.unwrap();
+        }
+        let (a, b) = (server.client_for("tenant-a"), server.client_for("tenant-b"));
         if stage == "after flush" {
             for client in [&a, &b] {
                 let reply = client.flush().await.unwrap();
