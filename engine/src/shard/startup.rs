@@ -35,11 +35,13 @@ pub fn raise_memlock_limit() -> Result<u64, String> {
         }
     }
     let soft = limit.rlim_cur;
-    if soft != libc::RLIM_INFINITY && soft < MIN_MEMLOCK_BYTES && !has_ipc_lock() {
+    // glommio checks the soft limit whatever the capabilities, so we do too.
+    if soft != libc::RLIM_INFINITY && soft < MIN_MEMLOCK_BYTES {
         return Err(format!(
             "the locked-memory limit (RLIMIT_MEMLOCK) is {soft} bytes; tracecore's io_uring shards \
-             need at least {MIN_MEMLOCK_BYTES}. Raise it with `ulimit -l 8192` (systemd: \
-             LimitMEMLOCK=infinity; containers: add the IPC_LOCK capability)"
+             need at least {MIN_MEMLOCK_BYTES}. Raise it with `ulimit -l 8192` or more (systemd: \
+             LimitMEMLOCK=infinity; Docker: --ulimit memlock=-1; Kubernetes: the container \
+             runtime's LimitMEMLOCK, plus the IPC_LOCK capability for the DMA buffers)"
         ));
     }
     Ok(if soft == libc::RLIM_INFINITY {

@@ -88,3 +88,54 @@ async fn broken_config_fails_fast_with_a_message() {
     }
     assert!(failures.is_empty(), "{}", failures.join("\n"));
 }
+
+/// With a locked-memory limit glommio cannot work with, start-up fails at once and says what
+/// to change (instead of glommio's bare `MemLockLimit` error or a hang).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn too_low_memlock_fails_with_a_hint() {
+    if std::process::Command::new("prlimit")
+        .arg("--version")
+        .output()
+        .is_err()
+    {
+        eprintln!("prlimit not installed; skipping");
+        return;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let config = dir.path().join("tempo.yaml");
+    let (http, grpc, otlp_grpc, otlp_http) = (
+        tracecore_tests::server::free_port().unwrap(),
+        tracecore_tests::server::free_port().unwrap(),
+        tracecore_tests::server::free_port().unwrap(),
+        tracecore_tests::server::free_port().unwrap(),
+    );
+    std::fs::write(
+        &config,
+        format!(
+            "server: {{http_listen_address: 127.0.0.1, http_listen_port: {http}, grpc_listen_port: {grpc}}}\n\
+             distributor: {{receivers: {{otlp: {{protocols: {{grpc: {{endpoint: \"127.0.0.1:{otlp_grpc}\"}}, http: {{endpoint: \"127.0.0.1:{otlp_http}\"}}}}}}}}}}\n\
+             storage: {{trace: {{local: {{path: {0}/blocks}}, wal: {{path: {0}/wal}}}}}}\n",
+            dir.path().display()
+        ),
+    )
+    .unwrap();
+    let bin = tracecore_tests::server::binary_path().unwrap();
+    let output = tokio::time::timeout(
+        std::time::Duration::from_secs(30),
+        tokio::process::Command::new("prlimit")
+            .arg("--memlock=65536:65536")
+            .arg(&bin)
+            .arg(format!("-config.file={}", config.display()))
+            .kill_on_drop(true)
+            .output(),
+    )
+    .await
+    .expect("tracecore must exit, not hang")
+    .unwrap();
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(!output.status.success(), "started anyway: {stderr}");
+    assert!(
+        stderr.contains("RLIMIT_MEMLOCK") && stderr.contains("ulimit -l"),
+        "the error must say what to change: {stderr}"
+    );
+}
