@@ -1,14 +1,13 @@
 //! Tempo's HTTP API on the server port: trace by ID, operational endpoints, request metrics.
 
 pub mod ops;
+pub mod request_metrics;
 pub mod trace_by_id;
 
 use std::sync::{Arc, OnceLock};
-use std::time::Instant;
 
 use axum::Router;
-use axum::extract::{MatchedPath, Request, State};
-use axum::middleware::{self, Next};
+use axum::middleware;
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use http::StatusCode;
@@ -17,7 +16,7 @@ use tracecore_engine::ShardHandle;
 
 use crate::config::Config;
 use crate::storage::catalog::BlockCatalog;
-use crate::telemetry::{RequestLabels, RpcMetrics};
+use crate::telemetry::RpcMetrics;
 
 /// Shared state of the API handlers.
 pub struct ApiState {
@@ -105,59 +104,8 @@ pub fn router(state: Arc<ApiState>) -> Router {
         .merge(api)
         .layer(tower_http::compression::CompressionLayer::new().gzip(true))
         .layer(middleware::from_fn_with_state(
-            state.clone(),
-            record_request,
+            state.metrics.clone(),
+            request_metrics::record_http_request,
         ))
         .with_state(state)
-}
-
-async fn record_request(
-    State(state): State<Arc<ApiState>>,
-    request: Request,
-    next: Next,
-) -> Response {
-    let started = Instant::now();
-    let route = request
-        .extensions()
-        .get::<MatchedPath>()
-        .map(|p| route_name(p.as_str()))
-        .unwrap_or_else(|| "other".to_string());
-    let method = request.method().to_string();
-    let response = next.run(request).await;
-    state
-        .metrics
-        .request_duration
-        .get_or_create(&RequestLabels {
-            method,
-            route,
-            status_code: response.status().as_u16().to_string(),
-            ws: "false".to_string(),
-        })
-        .observe(started.elapsed().as_secs_f64());
-    response
-}
-
-/// dskit's route naming: the path template with non-alphanumerics turned into `_`.
-pub fn route_name(template: &str) -> String {
-    let mut name = String::with_capacity(template.len());
-    for c in template.trim_start_matches('/').chars() {
-        match c {
-            '{' | '}' => {}
-            c if c.is_ascii_alphanumeric() => name.push(c.to_ascii_lowercase()),
-            _ => name.push('_'),
-        }
-    }
-    name
-}
-
-#[cfg(test)]
-mod tests {
-    use super::route_name;
-
-    #[test]
-    fn route_names_follow_dskit() {
-        assert_eq!(route_name("/api/traces/{traceID}"), "api_traces_traceid");
-        assert_eq!(route_name("/api/v2/search/tags"), "api_v2_search_tags");
-        assert_eq!(route_name("/ready"), "ready");
-    }
 }

@@ -109,6 +109,7 @@ async fn serve(config: Config, io: tokio::runtime::Handle) -> Result<(), String>
             .await?;
             let service = OtlpGrpcService::new(
                 ingester.clone(),
+                rpc_metrics.clone(),
                 config.multitenancy_enabled,
                 grpc.max_recv_msg_size_mib << 20,
             );

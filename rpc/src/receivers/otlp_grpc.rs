@@ -14,8 +14,10 @@ use tonic::{Request, Response, Status};
 use tracecore_proto::otlp::{ExportTracePartialSuccess, ExportTraceServiceResponse};
 
 use super::raw_codec::RawBytesCodec;
+use crate::api::request_metrics::observe;
 use crate::ingest::Ingester;
 use crate::status::grpc_code;
+use crate::telemetry::RpcMetrics;
 use crate::tenancy::{ORG_ID_HEADER, TenantError, resolve_tenant};
 
 const EXPORT_PATH: &str = "/opentelemetry.proto.collector.trace.v1.TraceService/Export";
@@ -24,14 +26,21 @@ const EXPORT_PATH: &str = "/opentelemetry.proto.collector.trace.v1.TraceService/
 #[derive(Clone)]
 pub struct OtlpGrpcService {
     ingester: Arc<Ingester>,
+    metrics: RpcMetrics,
     multitenancy: bool,
     max_message_bytes: usize,
 }
 
 impl OtlpGrpcService {
-    pub fn new(ingester: Arc<Ingester>, multitenancy: bool, max_message_bytes: usize) -> Self {
+    pub fn new(
+        ingester: Arc<Ingester>,
+        metrics: RpcMetrics,
+        multitenancy: bool,
+        max_message_bytes: usize,
+    ) -> Self {
         OtlpGrpcService {
             ingester,
+            metrics,
             multitenancy,
             max_message_bytes,
         }
@@ -67,7 +76,22 @@ where
                 .accept_compressed(tonic::codec::CompressionEncoding::Gzip)
                 .max_decoding_message_size(service.max_message_bytes)
                 .max_encoding_message_size(1 << 20);
-            Ok(grpc.unary(ExportCall(service), request).await)
+            let started = std::time::Instant::now();
+            let metrics = service.metrics.clone();
+            let response = grpc.unary(ExportCall(service), request).await;
+            // dskit labels gRPC requests `success` or `error` by the grpc-status it sent.
+            let ok = response
+                .headers()
+                .get("grpc-status")
+                .is_none_or(|status| status == "0");
+            observe(
+                &metrics,
+                "gRPC".to_string(),
+                EXPORT_PATH.to_string(),
+                if ok { "success" } else { "error" }.to_string(),
+                started,
+            );
+            Ok(response)
         })
     }
 }

@@ -43,6 +43,10 @@ pub fn router(state: OtlpHttpState, path: &str) -> Router {
     Router::new()
         .route(path, post(export))
         .layer(axum::extract::DefaultBodyLimit::disable())
+        .layer(axum::middleware::from_fn_with_state(
+            state.metrics.clone(),
+            crate::api::request_metrics::record_http_request,
+        ))
         .with_state(state)
 }
 
