@@ -10,6 +10,7 @@
 pub mod command;
 pub mod cut;
 pub mod handle;
+pub mod orphan_wal;
 pub mod pool;
 pub mod pump;
 pub mod runtime;

@@ -510,6 +510,16 @@ engine:
         self.launch(&binary).await
     }
 
+    /// Changes `engine.shards` for the next launch (rewrites the config; the process must be
+    /// stopped).
+    pub fn set_shards(&mut self, shards: usize) -> anyhow::Result<()> {
+        if self.child.is_some() {
+            bail!("stop tracecore before changing its shard count");
+        }
+        self.options.shards = shards;
+        self.write_config()
+    }
+
     /// Graceful stop and start; returns how the old process exited.
     pub async fn restart(&mut self) -> anyhow::Result<ExitStatus> {
         let status = self.stop().await?;

@@ -7,6 +7,7 @@ use tokio::sync::mpsc;
 
 use super::command::BlockSink;
 use super::handle::ShardHandle;
+use super::orphan_wal::adopt_orphan_segments;
 use super::pump::Shard;
 use super::runtime::spawn_pinned_executor;
 use super::startup::{allowed_cpus, io_memory_per_shard, probe_io_uring, raise_memlock_limit};
@@ -47,6 +48,12 @@ impl ShardPool {
         std::fs::create_dir_all(&config.wal_path).map_err(|e| {
             EngineError::Startup(format!(
                 "cannot create wal directory {}: {e}",
+                config.wal_path.display()
+            ))
+        })?;
+        adopt_orphan_segments(&config.wal_path, shards).map_err(|e| {
+            EngineError::Startup(format!(
+                "cannot adopt the wal of removed shards under {}: {e}",
                 config.wal_path.display()
             ))
         })?;

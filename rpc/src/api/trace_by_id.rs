@@ -7,7 +7,6 @@ use axum::extract::{Path, Query, State};
 use axum::response::{IntoResponse, Response};
 use http::{HeaderMap, StatusCode, header};
 use prost::Message;
-use tracecore_engine::routing::shard_for;
 use tracecore_engine::{TenantId, TraceId};
 use tracecore_proto::tempo::{TraceByIdMetrics, TraceByIdResponse};
 
@@ -74,8 +73,7 @@ async fn lookup(
     let range = time_range(params)?;
     validate_querier_params(params)?;
     let shards = state.shards()?;
-    let shard = &shards[shard_for(tenant.as_str(), &id.0, shards.len())];
-    find_trace(shard, &state.catalog, &tenant, id, range)
+    find_trace(shards, &state.catalog, &tenant, id, range)
         .await
         .map_err(|e| {
             tracing::error!(trace_id = %id, error = %e, "trace by id failed");

@@ -25,21 +25,27 @@ pub enum TraceByIdError {
     Storage(#[from] StorageError),
 }
 
-/// Finds `id` for `tenant`. The owning shard is asked for what it holds in memory (traces are
-/// routed by ID, so one shard has all of a trace's unflushed spans); blocks are pruned by time
-/// range (unix seconds), bloom filter and Parquet statistics.
+/// Finds `id` for `tenant`. Every shard is asked for what it holds in memory: traces are
+/// routed by ID, but after a change of the shard count a trace's older spans may sit on
+/// another shard's replayed WAL. Blocks are pruned by time range (unix seconds), bloom filter
+/// and Parquet statistics.
 pub async fn find_trace(
-    shard: &ShardHandle,
+    shards: &[ShardHandle],
     catalog: &Arc<BlockCatalog>,
     tenant: &TenantId,
     id: TraceId,
     range_seconds: Option<(u64, u64)>,
 ) -> Result<FoundTrace, TraceByIdError> {
+    let memory = futures::future::try_join_all(
+        shards
+            .iter()
+            .map(|shard| shard.find_trace(tenant.clone(), id.0)),
+    );
     let (memory, blocks) = tokio::join!(
-        shard.find_trace(tenant.clone(), id.0),
+        memory,
         catalog.find_trace(tenant.as_str(), &id.0, range_seconds)
     );
-    let memory = memory?;
+    let memory: Vec<bytes::Bytes> = memory?.into_iter().flatten().collect();
     let blocks = blocks?;
     let mut parts: Vec<ResourceSpans> = blocks.resource_spans;
     let mut inspected = blocks.inspected_bytes;

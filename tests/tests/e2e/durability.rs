@@ -414,3 +414,45 @@ async fn trace_split_between_block_and_wal() {
         .await
         .unwrap_or_else(|e| panic!("block + replayed WAL after kill -9: {e:#}"));
 }
+
+/// The shard count changes between runs (a smaller or larger CPU set): WAL directories of
+/// removed shards are adopted by the remaining ones and every acknowledged trace stays whole,
+/// before and after a flush.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn shard_count_changes_keep_every_trace() {
+    let mut server = Server::start(ServerOptions {
+        shards: 3,
+        ..ServerOptions::default()
+    })
+    .await
+    .unwrap();
+    let mut generator = TraceGenerator::new(4242);
+    let mut manifests = Vec::new();
+    for _ in 0..6 {
+        let batch = TraceBatch::generate(&mut generator, 8);
+        server.client().export_ok(&batch.request).await.unwrap();
+        manifests.extend(batch.manifests());
+    }
+    for shards in [1, 2, 4] {
+        server.kill9().unwrap();
+        server.set_shards(shards).unwrap();
+        server.relaunch().await.unwrap();
+        let problems = verify_acked(&server.client(), &manifests).await;
+        assert!(
+            problems.is_empty(),
+            "after restarting with {shards} shards: {problems:#?}"
+        );
+        let batch = TraceBatch::generate(&mut generator, 8);
+        server.client().export_ok(&batch.request).await.unwrap();
+        manifests.extend(batch.manifests());
+    }
+    server
+        .client()
+        .flush()
+        .await
+        .unwrap()
+        .expect_status(204)
+        .unwrap();
+    let problems = verify_acked(&server.client(), &manifests).await;
+    assert!(problems.is_empty(), "after flush: {problems:#?}");
+}
