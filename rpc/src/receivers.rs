@@ -3,3 +3,4 @@
 pub mod otlp_grpc;
 pub mod otlp_http;
 pub mod raw_codec;
+pub mod retry_info;

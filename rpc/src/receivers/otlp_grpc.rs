@@ -11,12 +11,14 @@ use prost::Message;
 use tonic::codegen::{Body, StdError, http};
 use tonic::server::{Grpc, NamedService, UnaryService};
 use tonic::{Request, Response, Status};
+use tracecore_engine::ErrorKind;
 use tracecore_proto::otlp::{ExportTracePartialSuccess, ExportTraceServiceResponse};
 
 use super::raw_codec::RawBytesCodec;
+use super::retry_info::status_with_retry_info;
 use crate::api::request_metrics::observe;
 use crate::ingest::Ingester;
-use crate::status::grpc_code;
+use crate::status::{RETRY_AFTER_SECONDS, grpc_code};
 use crate::telemetry::RpcMetrics;
 use crate::tenancy::{ORG_ID_HEADER, TenantError, resolve_tenant};
 
@@ -118,11 +120,15 @@ impl UnaryService<Bytes> for ExportCall {
                 TenantError::Invalid(m) => Status::invalid_argument(m),
             })?;
             let body = request.into_inner();
-            let outcome = service
-                .ingester
-                .push(&tenant, &body)
-                .await
-                .map_err(|e| Status::new(grpc_code(e.kind()), e.to_string()))?;
+            let outcome = service.ingester.push(&tenant, &body).await.map_err(|e| {
+                let code = grpc_code(e.kind());
+                match e.kind() {
+                    ErrorKind::Overloaded | ErrorKind::Unavailable => {
+                        status_with_retry_info(code, e.to_string(), RETRY_AFTER_SECONDS)
+                    }
+                    _ => Status::new(code, e.to_string()),
+                }
+            })?;
             let response = ExportTraceServiceResponse {
                 partial_success: (outcome.rejected_spans > 0).then(|| ExportTracePartialSuccess {
                     rejected_spans: outcome.rejected_spans as i64,
