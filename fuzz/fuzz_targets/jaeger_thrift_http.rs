@@ -1,0 +1,12 @@
+//! Fuzzes Jaeger Thrift-binary `Batch` bodies (`POST /api/traces`).
+#![no_main]
+
+use libfuzzer_sys::fuzz_target;
+use prost::Message as _;
+
+fuzz_target!(|data: &[u8]| {
+    // Must never panic; an accepted payload must encode as OTLP.
+    if let Ok(request) = tracecore_rpc::jaeger::decode_thrift_http_body(data) {
+        let _ = request.encode_to_vec();
+    }
+});

@@ -1,0 +1,12 @@
+//! Fuzzes Zipkin v2 protobuf `ListOfSpans` bodies.
+#![no_main]
+
+use libfuzzer_sys::fuzz_target;
+use prost::Message as _;
+
+fuzz_target!(|data: &[u8]| {
+    // Must never panic; an accepted payload must encode as OTLP.
+    if let Ok(request) = tracecore_rpc::zipkin::decode_v2_proto(data) {
+        let _ = request.encode_to_vec();
+    }
+});

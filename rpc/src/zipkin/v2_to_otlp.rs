@@ -1,0 +1,442 @@
+//! Zipkin v2 spans → OTLP, as the Collector's `zipkinv2.ToTranslator` does it.
+//!
+//! * Spans are ordered (stably) by local service name, then by the `otel.library.name` tag; a
+//!   new `ResourceSpans` starts when the service changes and a new `ScopeSpans` when the library
+//!   changes. A span without a local service name gets a resource without attributes.
+//! * Resource: `service.name` = `localEndpoint.serviceName` (or the key named by the
+//!   `otlp.service.name.source` tag), plus the first span's tags whose keys are resource
+//!   semantic conventions ([`RESOURCE_TAG_KEYS`]); those keys never become span attributes.
+//! * Scope from `otel.library.name` / `otel.library.version`.
+//! * Span: `kind` (or a `span.kind=internal` tag), `otel.status_code` (`STATUS_CODE_*` names)
+//!   with `otel.status_description`, `error=true` → status `ERROR`; `w3c.tracestate` → trace
+//!   state; `otlp.link.N` tags → links; other tags → string attributes; endpoints →
+//!   `net.host.ip`/`net.host.port`/`peer.service`/`net.peer.ip`/`net.peer.port`; annotations
+//!   → events (`name|{json attributes}|dropped count` is unpacked); a parent equal to the span's
+//!   own ID is dropped. `shared` and `debug` have no OTLP equivalent and are ignored.
+//!
+//! Leniency: where the Collector fails the whole request on a malformed OTel-encoded annotation
+//! or link tag, this keeps the annotation text as the event name, or the tag as an attribute.
+
+use serde_json::{Map, Value as Json};
+use tracecore_proto::otlp::{
+    Event, ExportTraceServiceRequest, InstrumentationScope, Link, Resource, ResourceSpans,
+    ScopeSpans, Span, SpanKind, Status, StatusCode, any_value::Value,
+};
+
+use super::model::{V2Annotation, V2Endpoint, V2Kind, V2Span};
+use crate::jaeger::attributes::{AttributeMap, str_or_empty};
+use crate::jaeger::conventions::{
+    ATTR_SERVICE_NAME, NO_SERVICE_NAME, TAG_ERROR, TAG_OTEL_STATUS_CODE,
+    TAG_OTEL_STATUS_DESCRIPTION, TAG_SPAN_KIND, TAG_W3C_TRACESTATE, micros_to_nanos, span_id,
+    trace_id,
+};
+
+/// Names the resource attribute that holds the local service name, when not `service.name`.
+const TAG_SERVICE_NAME_SOURCE: &str = "otlp.service.name.source";
+const TAG_LIBRARY_NAME: &str = "otel.library.name";
+const TAG_LIBRARY_VERSION: &str = "otel.library.version";
+/// Links encoded as tags by the Collector's Zipkin exporter: `otlp.link.0`, `otlp.link.1`, …
+const LINK_TAG_PREFIX: &str = "otlp.link.";
+const MAX_LINK_TAGS: usize = 128;
+
+/// Tags that belong to the resource, never to the span: the resource attribute names of
+/// semantic conventions 1.6.1 plus the Collector's OpenCensus resource keys.
+pub(crate) const RESOURCE_TAG_KEYS: &[&str] = &[
+    "cloud.provider",
+    "cloud.account.id",
+    "cloud.region",
+    "cloud.availability_zone",
+    "cloud.platform",
+    "aws.ecs.container.arn",
+    "aws.ecs.cluster.arn",
+    "aws.ecs.launchtype",
+    "aws.ecs.task.arn",
+    "aws.ecs.task.family",
+    "aws.ecs.task.revision",
+    "aws.eks.cluster.arn",
+    "aws.log.group.names",
+    "aws.log.group.arns",
+    "aws.log.stream.names",
+    "aws.log.stream.arns",
+    "container.name",
+    "container.id",
+    "container.runtime",
+    "container.image.name",
+    "container.image.tag",
+    "deployment.environment",
+    "device.id",
+    "device.model.identifier",
+    "device.model.name",
+    "faas.name",
+    "faas.id",
+    "faas.version",
+    "faas.instance",
+    "faas.max_memory",
+    "host.id",
+    "host.name",
+    "host.type",
+    "host.arch",
+    "host.image.name",
+    "host.image.id",
+    "host.image.version",
+    "k8s.cluster.name",
+    "k8s.node.name",
+    "k8s.node.uid",
+    "k8s.namespace.name",
+    "k8s.pod.uid",
+    "k8s.pod.name",
+    "k8s.container.name",
+    "k8s.replicaset.uid",
+    "k8s.replicaset.name",
+    "k8s.deployment.uid",
+    "k8s.deployment.name",
+    "k8s.statefulset.uid",
+    "k8s.statefulset.name",
+    "k8s.daemonset.uid",
+    "k8s.daemonset.name",
+    "k8s.job.uid",
+    "k8s.job.name",
+    "k8s.cronjob.uid",
+    "k8s.cronjob.name",
+    "os.type",
+    "os.description",
+    "os.name",
+    "os.version",
+    "process.pid",
+    "process.executable.name",
+    "process.executable.path",
+    "process.command",
+    "process.command_line",
+    "process.command_args",
+    "process.owner",
+    "process.runtime.name",
+    "process.runtime.version",
+    "process.runtime.description",
+    "service.name",
+    "service.namespace",
+    "service.instance.id",
+    "service.version",
+    "telemetry.sdk.name",
+    "telemetry.sdk.language",
+    "telemetry.sdk.version",
+    "telemetry.auto.version",
+    "webengine.name",
+    "webengine.version",
+    "webengine.description",
+    "opencensus.starttime",
+    "opencensus.exporterversion",
+    "opencensus.resourcetype",
+];
+
+fn is_non_span_tag(key: &str) -> bool {
+    key == TAG_SERVICE_NAME_SOURCE
+        || key == TAG_LIBRARY_NAME
+        || key == TAG_LIBRARY_VERSION
+        || RESOURCE_TAG_KEYS.contains(&key)
+}
+
+/// Converts decoded v2 spans.
+pub(crate) fn v2_spans_to_otlp(spans: Vec<V2Span>) -> ExportTraceServiceRequest {
+    let mut keyed: Vec<(String, String, V2Span, AttributeMap)> = spans
+        .into_iter()
+        .map(|mut span| {
+            let raw_tags = std::mem::take(&mut span.tags);
+            let mut tags = AttributeMap::with_capacity(raw_tags.len());
+            for (k, v) in raw_tags {
+                tags.put(k, Value::StringValue(v));
+            }
+            let service = span
+                .local_endpoint
+                .as_ref()
+                .map(|e| e.service_name.as_str())
+                .filter(|s| !s.is_empty())
+                .unwrap_or(NO_SERVICE_NAME)
+                .to_owned();
+            let library = tags
+                .get(TAG_LIBRARY_NAME)
+                .map(str_or_empty)
+                .unwrap_or("")
+                .to_owned();
+            (service, library, span, tags)
+        })
+        .collect();
+    keyed.sort_by(|a, b| (&a.0, &a.1).cmp(&(&b.0, &b.1)));
+
+    let mut request = ExportTraceServiceRequest::default();
+    let mut current: Option<(String, String)> = None;
+    for (service, library, span, mut tags) in keyed {
+        let new_resource = current.as_ref().is_none_or(|(s, _)| *s != service);
+        if new_resource {
+            request.resource_spans.push(ResourceSpans {
+                resource: Some(resource_from_tags(&service, &mut tags)),
+                scope_spans: Vec::new(),
+                schema_url: String::new(),
+            });
+        }
+        let new_scope = new_resource || current.as_ref().is_none_or(|(_, l)| *l != library);
+        let Some(resource_spans) = request.resource_spans.last_mut() else {
+            continue;
+        };
+        if new_scope {
+            resource_spans.scope_spans.push(ScopeSpans {
+                scope: scope_from_tags(&library, &mut tags),
+                spans: Vec::new(),
+                schema_url: String::new(),
+            });
+        }
+        if let Some(scope_spans) = resource_spans.scope_spans.last_mut() {
+            scope_spans.spans.push(span_to_otlp(span, tags));
+        }
+        current = Some((service, library));
+    }
+    request
+}
+
+fn resource_from_tags(service: &str, tags: &mut AttributeMap) -> Resource {
+    let mut attributes = AttributeMap::default();
+    if service != NO_SERVICE_NAME {
+        let source = tags
+            .remove(TAG_SERVICE_NAME_SOURCE)
+            .map(|v| str_or_empty(&v).to_owned())
+            .unwrap_or_default();
+        let key = if source.is_empty() {
+            ATTR_SERVICE_NAME
+        } else {
+            source.as_str()
+        };
+        attributes.put_str(key, service);
+        for key in RESOURCE_TAG_KEYS {
+            if let Some(value) = tags.remove(key) {
+                attributes.put((*key).to_owned(), value);
+            }
+        }
+    }
+    Resource {
+        attributes: attributes.into_vec(),
+        dropped_attributes_count: 0,
+    }
+}
+
+fn scope_from_tags(library: &str, tags: &mut AttributeMap) -> Option<InstrumentationScope> {
+    if library.is_empty() {
+        return None;
+    }
+    let mut take = |key| {
+        tags.remove(key)
+            .map(|v| str_or_empty(&v).to_owned())
+            .unwrap_or_default()
+    };
+    Some(InstrumentationScope {
+        name: take(TAG_LIBRARY_NAME),
+        version: take(TAG_LIBRARY_VERSION),
+        ..InstrumentationScope::default()
+    })
+}
+
+fn span_to_otlp(span: V2Span, mut tags: AttributeMap) -> Span {
+    let mut out = Span {
+        trace_id: trace_id(span.trace_id.0, span.trace_id.1),
+        span_id: span_id(span.id),
+        name: span.name,
+        ..Span::default()
+    };
+    if let Some(state) = tags.remove(TAG_W3C_TRACESTATE) {
+        out.trace_state = str_or_empty(&state).to_owned();
+    }
+    if let Some(parent) = span.parent_id.filter(|&p| p != span.id && p != 0) {
+        out.parent_span_id = span_id(parent);
+    }
+    out.kind = match span.kind {
+        V2Kind::Client => SpanKind::Client,
+        V2Kind::Server => SpanKind::Server,
+        V2Kind::Producer => SpanKind::Producer,
+        V2Kind::Consumer => SpanKind::Consumer,
+        V2Kind::Unspecified => match tags.remove(TAG_SPAN_KIND) {
+            Some(Value::StringValue(k)) if k == "internal" => SpanKind::Internal,
+            _ => SpanKind::Unspecified,
+        },
+    } as i32;
+    out.status = status_from_tags(&mut tags);
+    out.links = links_from_tags(&mut tags);
+
+    let mut attributes = AttributeMap::with_capacity(8);
+    for kv in tags.into_vec() {
+        if let Some(value) = kv.value.and_then(|v| v.value)
+            && !is_non_span_tag(&kv.key)
+        {
+            attributes.put(kv.key, value);
+        }
+    }
+    put_endpoints(
+        &mut attributes,
+        span.local_endpoint.as_ref(),
+        span.remote_endpoint.as_ref(),
+    );
+    out.attributes = attributes.into_vec();
+
+    out.start_time_unix_nano = micros_to_nanos(span.timestamp);
+    out.end_time_unix_nano = out
+        .start_time_unix_nano
+        .saturating_add(micros_to_nanos(span.duration));
+    out.events = span
+        .annotations
+        .into_iter()
+        .map(annotation_to_event)
+        .collect();
+    out
+}
+
+fn status_from_tags(tags: &mut AttributeMap) -> Option<Status> {
+    let mut status = None;
+    if let Some(code) = tags.remove(TAG_OTEL_STATUS_CODE) {
+        let code = match str_or_empty(&code) {
+            "STATUS_CODE_OK" => StatusCode::Ok,
+            "STATUS_CODE_ERROR" => StatusCode::Error,
+            _ => StatusCode::Unset,
+        };
+        let message = tags
+            .remove(TAG_OTEL_STATUS_DESCRIPTION)
+            .map(|v| str_or_empty(&v).to_owned())
+            .unwrap_or_default();
+        status = Some(Status {
+            message,
+            code: code as i32,
+        });
+    }
+    if tags.get(TAG_ERROR).map(str_or_empty) == Some("true") {
+        tags.remove(TAG_ERROR);
+        status.get_or_insert_with(Status::default).code = StatusCode::Error as i32;
+    }
+    status
+}
+
+fn put_endpoints(
+    attributes: &mut AttributeMap,
+    local: Option<&V2Endpoint>,
+    remote: Option<&V2Endpoint>,
+) {
+    if let Some(local) = local {
+        for ip in [&local.ipv4, &local.ipv6].into_iter().flatten() {
+            attributes.put_str("net.host.ip", ip.as_str());
+        }
+        if local.port > 0 {
+            attributes.put("net.host.port".to_owned(), Value::IntValue(local.port));
+        }
+    }
+    if let Some(remote) = remote {
+        if !remote.service_name.is_empty() {
+            attributes.put_str("peer.service", remote.service_name.as_str());
+        }
+        for ip in [&remote.ipv4, &remote.ipv6].into_iter().flatten() {
+            attributes.put_str("net.peer.ip", ip.as_str());
+        }
+        if remote.port > 0 {
+            attributes.put("net.peer.port".to_owned(), Value::IntValue(remote.port));
+        }
+    }
+}
+
+/// `name|{"attr":…}|dropped` (as the Collector's Zipkin exporter writes events) is unpacked;
+/// fewer than three `|`-separated parts keep only the first as the name, as the Collector does.
+fn annotation_to_event(annotation: V2Annotation) -> Event {
+    let time_unix_nano = micros_to_nanos(annotation.timestamp);
+    let parts: Vec<&str> = annotation.value.split('|').collect();
+    if let [name, middle @ .., dropped] = parts.as_slice()
+        && !middle.is_empty()
+        && let Some((attributes, dropped)) = otel_attributes(&middle.join("|"), dropped)
+    {
+        return Event {
+            time_unix_nano,
+            name: (*name).to_owned(),
+            attributes,
+            dropped_attributes_count: dropped,
+        };
+    }
+    let name = if parts.len() < 3 {
+        parts.first().copied().unwrap_or_default().to_owned()
+    } else {
+        annotation.value.clone()
+    };
+    Event {
+        time_unix_nano,
+        name,
+        ..Event::default()
+    }
+}
+
+/// The JSON-object attributes and dropped count of an exported event or link.
+fn otel_attributes(
+    json: &str,
+    dropped: &str,
+) -> Option<(Vec<tracecore_proto::otlp::KeyValue>, u32)> {
+    let dropped = dropped.parse::<u32>().ok()?;
+    let object: Map<String, Json> = serde_json::from_str(json).ok()?;
+    let mut attributes = AttributeMap::with_capacity(object.len());
+    for (key, value) in object {
+        let value = match value {
+            Json::String(s) => Value::StringValue(s),
+            Json::Bool(b) => Value::BoolValue(b),
+            Json::Number(n) => match n.as_f64() {
+                Some(f) if f.fract() == 0.0 => Value::IntValue(f as i64),
+                Some(f) => Value::DoubleValue(f),
+                None => continue,
+            },
+            Json::Null | Json::Array(_) | Json::Object(_) => continue,
+        };
+        attributes.put(key, value);
+    }
+    Some((attributes.into_vec(), dropped))
+}
+
+/// `otlp.link.0`, `otlp.link.1`, … up to the first missing index, each
+/// `traceid|spanid|tracestate|{json attributes}|dropped`.
+fn links_from_tags(tags: &mut AttributeMap) -> Vec<Link> {
+    let mut links = Vec::new();
+    for i in 0..MAX_LINK_TAGS {
+        let key = format!("{LINK_TAG_PREFIX}{i}");
+        let Some(value) = tags.get(&key).map(|v| str_or_empty(v).to_owned()) else {
+            break;
+        };
+        let parts: Vec<&str> = value.split('|').collect();
+        if parts.len() < 5 {
+            tags.remove(&key);
+            continue;
+        }
+        if let Some(link) = parse_link(&parts) {
+            tags.remove(&key);
+            links.push(link);
+        }
+    }
+    links
+}
+
+fn parse_link(parts: &[&str]) -> Option<Link> {
+    let (&[trace, span, state], rest) = parts.split_first_chunk::<3>()?;
+    let (dropped, json) = rest.split_last()?;
+    let trace_id = hex_id(trace, 16)?;
+    let span_id = hex_id(span, 8)?;
+    let (attributes, dropped) = otel_attributes(&json.join("|"), dropped)?;
+    Some(Link {
+        trace_id,
+        span_id,
+        trace_state: state.to_owned(),
+        attributes,
+        dropped_attributes_count: dropped,
+        flags: 0,
+    })
+}
+
+/// Hex of exactly `len` bytes, optionally in quotes; empty text is an all-zero ID.
+fn hex_id(text: &str, len: usize) -> Option<Vec<u8>> {
+    let text = text
+        .strip_prefix('"')
+        .and_then(|t| t.strip_suffix('"'))
+        .unwrap_or(text);
+    if text.is_empty() {
+        return Some(vec![0; len]);
+    }
+    if text.len() != len * 2 {
+        return None;
+    }
+    hex::decode(text).ok()
+}
