@@ -7,7 +7,9 @@
 //! ([`BlockMeta`]), which is uploaded last and marks the block complete.
 //!
 //! Write path: the shard's head block cuts traces in trace-ID order into a [`BlockEncoder`]
-//! (yielding between pushes), then [`BlockEncoder::finish`] returns an [`EncodedBlock`].
+//! (yielding between pushes) as their OTLP bytes ([`BlockEncoder::push_trace_otlp`], which walks
+//! the wire format in place instead of prost-decoding), then [`BlockEncoder::finish`] returns an
+//! [`EncodedBlock`].
 //! Read path: [`BlockBloom::may_contain`] → [`load_block_metadata`] (cached per block) →
 //! [`read_trace`], which prunes row groups and pages by trace-ID statistics.
 //!
@@ -23,9 +25,14 @@ mod columns;
 mod decode;
 pub mod encoder;
 pub mod error;
+mod hash;
+mod headers;
 pub mod meta;
+mod nested;
+mod otlp;
 pub mod reader;
 pub mod schema;
+mod wire;
 
 #[cfg(test)]
 mod tests;

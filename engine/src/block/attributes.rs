@@ -6,76 +6,74 @@ use std::sync::Arc;
 
 use arrow::array::{
     Array, ArrayRef, BinaryArray, BinaryBuilder, BooleanArray, BooleanBuilder, Float64Array,
-    Float64Builder, Int64Array, Int64Builder, ListArray, StringArray, StringBuilder, StructArray,
+    Float64Builder, Int64Array, Int64Builder, ListArray, StringArray, StructArray,
 };
-use arrow::buffer::OffsetBuffer;
 use prost::Message as _;
 use tracecore_proto::otlp::{AnyValue, KeyValue, any_value::Value};
 
 use super::error::BlockError;
-use super::schema::{attr, attribute_fields, list_item};
+use super::nested::{finish_list, push_list_end, utf8};
+use super::otlp::{AttrRec, AttrValue, Loc};
+use super::schema::{attr, attribute_fields};
 
 /// Builds the `attributes` column of one batch.
 pub(crate) struct AttributeColumnBuilder {
     offsets: Vec<i32>,
-    key: StringBuilder,
-    str_value: StringBuilder,
+    /// Utf8 children built as binary, validated once per batch (see [`utf8`]).
+    key: BinaryBuilder,
+    str_value: BinaryBuilder,
     int_value: Int64Builder,
     double_value: Float64Builder,
     bool_value: BooleanBuilder,
     other: BinaryBuilder,
-    scratch: Vec<u8>,
 }
 
 impl AttributeColumnBuilder {
     pub(crate) fn new() -> Self {
         AttributeColumnBuilder {
             offsets: vec![0],
-            key: StringBuilder::new(),
-            str_value: StringBuilder::new(),
+            key: BinaryBuilder::new(),
+            str_value: BinaryBuilder::new(),
             int_value: Int64Builder::new(),
             double_value: Float64Builder::new(),
             bool_value: BooleanBuilder::new(),
             other: BinaryBuilder::new(),
-            scratch: Vec::new(),
         }
     }
 
-    /// Appends one row: the list of `attributes`.
-    // PERFORMANCE-CRITICAL: runs once per span and once per attribute; no allocation except
-    // the reused scratch buffer for the rare complex values.
-    pub(crate) fn append_row(&mut self, attributes: &[KeyValue]) {
-        for kv in attributes {
-            self.key.append_value(&kv.key);
-            let value = kv.value.as_ref();
+    /// Appends one row: the list of `attributes`, whose bytes `bytes` resolves.
+    // PERFORMANCE-CRITICAL: runs once per span and once per attribute; byte copies into the
+    // builders only, no allocation but builder growth.
+    pub(crate) fn append_row<'a>(
+        &mut self,
+        attributes: &[AttrRec],
+        bytes: &impl Fn(Loc) -> &'a [u8],
+    ) {
+        for attr in attributes {
+            self.key.append_value(bytes(attr.key));
             let (mut s, mut i, mut d, mut b, mut o) = (false, false, false, false, false);
-            match value.and_then(|v| v.value.as_ref()) {
-                Some(Value::StringValue(v)) => {
-                    self.str_value.append_value(v);
+            match attr.value {
+                AttrValue::Str(v) => {
+                    self.str_value.append_value(bytes(v));
                     s = true;
                 }
-                Some(Value::IntValue(v)) => {
-                    self.int_value.append_value(*v);
+                AttrValue::Int(v) => {
+                    self.int_value.append_value(v);
                     i = true;
                 }
-                Some(Value::DoubleValue(v)) => {
-                    self.double_value.append_value(*v);
+                AttrValue::Double(v) => {
+                    self.double_value.append_value(v);
                     d = true;
                 }
-                Some(Value::BoolValue(v)) => {
-                    self.bool_value.append_value(*v);
+                AttrValue::Bool(v) => {
+                    self.bool_value.append_value(v);
                     b = true;
                 }
-                Some(Value::ArrayValue(_) | Value::KvlistValue(_) | Value::BytesValue(_))
-                | None => {
-                    if let Some(any) = value {
-                        self.scratch.clear();
-                        any.encode(&mut self.scratch)
-                            .expect("a Vec grows to fit any message");
-                        self.other.append_value(&self.scratch);
-                        o = true;
-                    }
+                AttrValue::Other(v) => {
+                    self.other.append_value(bytes(v));
+                    o = true;
                 }
+                AttrValue::Absent => {}
             }
             if !s {
                 self.str_value.append_null();
@@ -93,8 +91,7 @@ impl AttributeColumnBuilder {
                 self.other.append_null();
             }
         }
-        let end = self.offsets.last().copied().unwrap_or(0) + attributes.len() as i32;
-        self.offsets.push(end);
+        push_list_end(&mut self.offsets, attributes.len());
     }
 
     /// Bytes of string/binary values buffered so far (to bound batch size).
@@ -107,22 +104,14 @@ impl AttributeColumnBuilder {
     /// Finishes the batch's column and resets the builder.
     pub(crate) fn finish(&mut self) -> Result<ArrayRef, BlockError> {
         let children: Vec<ArrayRef> = vec![
-            Arc::new(self.key.finish()),
-            Arc::new(self.str_value.finish()),
+            utf8(self.key.finish())?,
+            utf8(self.str_value.finish())?,
             Arc::new(self.int_value.finish()),
             Arc::new(self.double_value.finish()),
             Arc::new(self.bool_value.finish()),
             Arc::new(self.other.finish()),
         ];
-        let entries = StructArray::try_new(attribute_fields(), children, None)?;
-        let offsets = std::mem::replace(&mut self.offsets, vec![0]);
-        let list = ListArray::try_new(
-            list_item(attribute_fields()),
-            OffsetBuffer::new(offsets.into()),
-            Arc::new(entries),
-            None,
-        )?;
-        Ok(Arc::new(list))
+        finish_list(attribute_fields(), children, &mut self.offsets)
     }
 }
 

@@ -6,18 +6,17 @@ use std::sync::Arc;
 use arrow::array::builder::NullBufferBuilder;
 use arrow::array::{
     ArrayRef, BinaryArray, BinaryBuilder, DictionaryArray, FixedSizeBinaryArray, Int32Builder,
-    Int64Builder, ListArray, RecordBatch, StringArray, StringBuilder, StructArray, UInt32Builder,
-    UInt64Builder,
+    RecordBatch, StringArray, UInt32Builder, UInt64Builder,
 };
 use arrow::buffer::{Buffer, OffsetBuffer};
 use arrow::datatypes::Int32Type;
-use tracecore_proto::otlp::{Event, Link, Span};
 
 use super::attributes::AttributeColumnBuilder;
 use super::error::BlockError;
-use super::schema::{
-    block_schema, encode_key_value_list, event_fields, key_value_list_len, link_fields, list_item,
-};
+use super::hash::SeededXxh3;
+use super::nested::{EventColumnBuilder, LinkColumnBuilder, utf8};
+use super::otlp::{SpanRec, TraceRecords};
+use super::schema::block_schema;
 
 /// Values of one row that the encoder computes from the trace (everything else comes from the span).
 pub(crate) struct RowContext<'a> {
@@ -40,7 +39,7 @@ pub(crate) struct RowContext<'a> {
 /// Deduplicates the values of a dictionary column within one batch.
 #[derive(Default)]
 pub(crate) struct Interner {
-    keys: HashMap<Box<[u8]>, i32>,
+    keys: HashMap<Box<[u8]>, i32, SeededXxh3>,
     offsets: Vec<i32>,
     values: Vec<u8>,
 }
@@ -136,14 +135,16 @@ pub(crate) struct SpanColumns {
     parent_index: Int32Builder,
     parent_span_id: FixedBinaryBuilder<8>,
     irregular_ids: BinaryBuilder,
-    name: StringBuilder,
+    /// Utf8 columns are built as binary (their bytes were validated when the trace was parsed)
+    /// and checked once per batch by [`utf8`].
+    name: BinaryBuilder,
     kind: Int32Builder,
     start_offset: UInt64Builder,
     duration: UInt64Builder,
     end_before_start: UInt64Builder,
     status_code: Int32Builder,
-    status_message: StringBuilder,
-    trace_state: StringBuilder,
+    status_message: BinaryBuilder,
+    trace_state: BinaryBuilder,
     flags: UInt32Builder,
     dropped_attributes: UInt32Builder,
     dropped_events: UInt32Builder,
@@ -175,14 +176,14 @@ impl SpanColumns {
             parent_index: Int32Builder::new(),
             parent_span_id: FixedBinaryBuilder::new(),
             irregular_ids: BinaryBuilder::new(),
-            name: StringBuilder::new(),
+            name: BinaryBuilder::new(),
             kind: Int32Builder::new(),
             start_offset: UInt64Builder::new(),
             duration: UInt64Builder::new(),
             end_before_start: UInt64Builder::new(),
             status_code: Int32Builder::new(),
-            status_message: StringBuilder::new(),
-            trace_state: StringBuilder::new(),
+            status_message: BinaryBuilder::new(),
+            trace_state: BinaryBuilder::new(),
             flags: UInt32Builder::new(),
             dropped_attributes: UInt32Builder::new(),
             dropped_events: UInt32Builder::new(),
@@ -218,10 +219,18 @@ impl SpanColumns {
             + self.scopes.value_bytes()
     }
 
-    /// Appends one span row.
-    // PERFORMANCE-CRITICAL: once per span. Appends into column builders only; the trace-level
-    // and dictionary keys are computed once per trace / resource / scope by the caller.
-    pub(crate) fn append(&mut self, ctx: &RowContext<'_>, span: &Span) {
+    /// Appends one span row; `trace` holds the records of `input`, the trace's OTLP bytes.
+    // PERFORMANCE-CRITICAL: once per span. Appends into column builders only (byte copies, no
+    // UTF-8 checks, no allocation but builder growth); the trace-level and dictionary keys are
+    // computed once per trace / resource / scope by the caller.
+    pub(crate) fn append(
+        &mut self,
+        ctx: &RowContext<'_>,
+        span: &SpanRec,
+        trace: &TraceRecords,
+        input: &[u8],
+    ) {
+        let bytes = |loc| trace.bytes(input, loc);
         self.rows += 1;
         self.trace_id.append(Some(ctx.trace_id));
         self.trace_start.append_value(ctx.trace_start);
@@ -229,42 +238,45 @@ impl SpanColumns {
         self.root_service_keys.append_value(ctx.root_service_key);
         self.root_span_name_keys
             .append_value(ctx.root_span_name_key);
-        let span_id: Option<&[u8; 8]> = span.span_id.as_slice().try_into().ok();
+        let span_id: Option<&[u8; 8]> = bytes(span.span_id).try_into().ok();
         self.span_id.append(Some(span_id.unwrap_or(&[0u8; 8])));
         self.parent_index.append_value(ctx.parent_index);
         self.parent_span_id.append(ctx.parent_span_id.as_ref());
         self.irregular_ids.append_option(ctx.irregular_ids);
-        self.name.append_value(&span.name);
+        self.name.append_value(bytes(span.name));
         self.kind.append_value(span.kind);
-        let start = span.start_time_unix_nano;
-        let end = span.end_time_unix_nano;
+        let (start, end) = (span.start, span.end);
         // trace_start is the minimum start of the trace's spans, so this cannot underflow.
         self.start_offset.append_value(start - ctx.trace_start);
         self.duration.append_value(end.saturating_sub(start));
         self.end_before_start
             .append_option((end < start).then_some(end));
-        match &span.status {
-            Some(status) => {
-                self.status_code.append_value(status.code);
-                self.status_message.append_value(&status.message);
+        match span.status {
+            Some((code, message)) => {
+                self.status_code.append_value(code);
+                self.status_message.append_value(bytes(message));
             }
             None => {
                 self.status_code.append_null();
-                self.status_message.append_value("");
+                self.status_message.append_value(b"");
             }
         }
-        self.trace_state.append_value(&span.trace_state);
+        self.trace_state.append_value(bytes(span.trace_state));
         self.flags.append_value(span.flags);
         self.dropped_attributes
-            .append_value(span.dropped_attributes_count);
-        self.dropped_events.append_value(span.dropped_events_count);
-        self.dropped_links.append_value(span.dropped_links_count);
+            .append_value(span.dropped_attributes);
+        self.dropped_events.append_value(span.dropped_events);
+        self.dropped_links.append_value(span.dropped_links);
         self.service_keys.append_value(ctx.service_key);
         self.resource_keys.append_value(ctx.resource_key);
         self.scope_keys.append_value(ctx.scope_key);
-        self.attributes.append_row(&span.attributes);
-        self.events.append_row(&span.events, start);
-        self.links.append_row(&span.links);
+        let range = |r: &std::ops::Range<u32>| r.start as usize..r.end as usize;
+        self.attributes
+            .append_row(&trace.attrs[range(&span.attrs)], &bytes);
+        self.events
+            .append_row(&trace.events[range(&span.events)], start, &bytes);
+        self.links
+            .append_row(&trace.links[range(&span.links)], &bytes);
     }
 
     /// Finishes the batch and resets every builder (dictionaries included).
@@ -289,14 +301,14 @@ impl SpanColumns {
             Arc::new(self.parent_index.finish()),
             self.parent_span_id.finish()?,
             Arc::new(self.irregular_ids.finish()),
-            Arc::new(self.name.finish()),
+            utf8(self.name.finish())?,
             Arc::new(self.kind.finish()),
             Arc::new(self.start_offset.finish()),
             Arc::new(self.duration.finish()),
             Arc::new(self.end_before_start.finish()),
             Arc::new(self.status_code.finish()),
-            Arc::new(self.status_message.finish()),
-            Arc::new(self.trace_state.finish()),
+            utf8(self.status_message.finish())?,
+            utf8(self.trace_state.finish())?,
             Arc::new(self.flags.finish()),
             Arc::new(self.dropped_attributes.finish()),
             Arc::new(self.dropped_events.finish()),
@@ -310,133 +322,4 @@ impl SpanColumns {
         ];
         Ok(RecordBatch::try_new(block_schema(), columns)?)
     }
-}
-
-/// Builds the `events` column.
-struct EventColumnBuilder {
-    offsets: Vec<i32>,
-    time_offset: Int64Builder,
-    name: StringBuilder,
-    attributes: BinaryBuilder,
-    dropped: UInt32Builder,
-    scratch: Vec<u8>,
-}
-
-impl EventColumnBuilder {
-    fn new() -> Self {
-        EventColumnBuilder {
-            offsets: vec![0],
-            time_offset: Int64Builder::new(),
-            name: StringBuilder::new(),
-            attributes: BinaryBuilder::new(),
-            dropped: UInt32Builder::new(),
-            scratch: Vec::new(),
-        }
-    }
-
-    fn append_row(&mut self, events: &[Event], span_start: u64) {
-        for event in events {
-            // Wrapping difference: exact for every pair of u64 times (see the schema docs).
-            self.time_offset
-                .append_value(event.time_unix_nano.wrapping_sub(span_start) as i64);
-            self.name.append_value(&event.name);
-            self.scratch.clear();
-            self.scratch.reserve(key_value_list_len(&event.attributes));
-            encode_key_value_list(&event.attributes, &mut self.scratch);
-            self.attributes.append_value(&self.scratch);
-            self.dropped.append_value(event.dropped_attributes_count);
-        }
-        let end = self.offsets.last().copied().unwrap_or(0) + events.len() as i32;
-        self.offsets.push(end);
-    }
-
-    fn value_bytes(&self) -> usize {
-        self.name.values_slice().len() + self.attributes.values_slice().len()
-    }
-
-    fn finish(&mut self) -> Result<ArrayRef, BlockError> {
-        let children: Vec<ArrayRef> = vec![
-            Arc::new(self.time_offset.finish()),
-            Arc::new(self.name.finish()),
-            Arc::new(self.attributes.finish()),
-            Arc::new(self.dropped.finish()),
-        ];
-        finish_list(event_fields(), children, &mut self.offsets)
-    }
-}
-
-/// Builds the `links` column.
-struct LinkColumnBuilder {
-    offsets: Vec<i32>,
-    trace_id: BinaryBuilder,
-    span_id: BinaryBuilder,
-    trace_state: StringBuilder,
-    attributes: BinaryBuilder,
-    dropped: UInt32Builder,
-    flags: UInt32Builder,
-    scratch: Vec<u8>,
-}
-
-impl LinkColumnBuilder {
-    fn new() -> Self {
-        LinkColumnBuilder {
-            offsets: vec![0],
-            trace_id: BinaryBuilder::new(),
-            span_id: BinaryBuilder::new(),
-            trace_state: StringBuilder::new(),
-            attributes: BinaryBuilder::new(),
-            dropped: UInt32Builder::new(),
-            flags: UInt32Builder::new(),
-            scratch: Vec::new(),
-        }
-    }
-
-    fn append_row(&mut self, links: &[Link]) {
-        for link in links {
-            self.trace_id.append_value(&link.trace_id);
-            self.span_id.append_value(&link.span_id);
-            self.trace_state.append_value(&link.trace_state);
-            self.scratch.clear();
-            encode_key_value_list(&link.attributes, &mut self.scratch);
-            self.attributes.append_value(&self.scratch);
-            self.dropped.append_value(link.dropped_attributes_count);
-            self.flags.append_value(link.flags);
-        }
-        let end = self.offsets.last().copied().unwrap_or(0) + links.len() as i32;
-        self.offsets.push(end);
-    }
-
-    fn value_bytes(&self) -> usize {
-        self.trace_id.values_slice().len()
-            + self.span_id.values_slice().len()
-            + self.trace_state.values_slice().len()
-            + self.attributes.values_slice().len()
-    }
-
-    fn finish(&mut self) -> Result<ArrayRef, BlockError> {
-        let children: Vec<ArrayRef> = vec![
-            Arc::new(self.trace_id.finish()),
-            Arc::new(self.span_id.finish()),
-            Arc::new(self.trace_state.finish()),
-            Arc::new(self.attributes.finish()),
-            Arc::new(self.dropped.finish()),
-            Arc::new(self.flags.finish()),
-        ];
-        finish_list(link_fields(), children, &mut self.offsets)
-    }
-}
-
-fn finish_list(
-    fields: arrow::datatypes::Fields,
-    children: Vec<ArrayRef>,
-    offsets: &mut Vec<i32>,
-) -> Result<ArrayRef, BlockError> {
-    let entries = StructArray::try_new(fields.clone(), children, None)?;
-    let offsets = std::mem::replace(offsets, vec![0]);
-    Ok(Arc::new(ListArray::try_new(
-        list_item(fields),
-        OffsetBuffer::new(offsets.into()),
-        Arc::new(entries),
-        None,
-    )?))
 }

@@ -17,6 +17,9 @@ pub enum BlockError {
         value: String,
         reason: &'static str,
     },
+    /// The OTLP bytes of a pushed trace are not a valid `TracesData` encoding.
+    #[error("invalid otlp trace bytes at byte {offset}: {reason}")]
+    InvalidOtlp { offset: usize, reason: String },
     /// `finish` was called before any span was pushed.
     #[error("block for tenant {tenant:?} has no spans")]
     EmptyBlock { tenant: String },
@@ -69,6 +72,7 @@ impl BlockError {
         match self {
             BlockError::TraceOrder { .. }
             | BlockError::InvalidOption { .. }
+            | BlockError::InvalidOtlp { .. }
             | BlockError::EmptyBlock { .. } => BlockErrorKind::InvalidArgument,
             BlockError::Read(ParquetError::External(_)) => BlockErrorKind::Unavailable,
             BlockError::Read(_)

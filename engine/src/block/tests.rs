@@ -10,6 +10,7 @@ use tracecore_proto::otlp::{
     ResourceSpans, ScopeSpans, Span, Status, any_value::Value,
 };
 
+mod otlp;
 mod realistic;
 
 use super::schema::{COLUMN_NAMES, encode_resource, encode_scope};

@@ -4,9 +4,7 @@ use std::rc::Rc;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use prost::Message;
 use tokio::sync::mpsc;
-use tracecore_proto::otlp::TracesData;
 
 use super::command::{BlockSink, ShardCommand};
 use super::runtime::ShardRuntime;
@@ -94,11 +92,13 @@ async fn encode_tenant_block<R: ShardRuntime>(
     let mut encoder = BlockEncoder::new(tenant, traces.len(), options)?;
     for i in order {
         let trace = &traces[i];
-        match TracesData::decode(trace.otlp.as_slice()) {
-            Ok(data) => encoder.push_trace(&trace.trace_id, &data.resource_spans)?,
-            Err(error) => {
+        // The bytes are walked in place (no prost decode); bad bytes append nothing.
+        match encoder.push_trace_otlp(&trace.trace_id, &trace.otlp) {
+            Ok(()) => {}
+            Err(error @ crate::block::BlockError::InvalidOtlp { .. }) => {
                 tracing::error!(shard = ctx.shard, tenant = %tenant, trace_id = %hex::encode(trace.trace_id), %error, "trace bytes do not decode; skipped");
             }
+            Err(error) => return Err(error),
         }
         ctx.rt.yield_if_needed().await;
     }

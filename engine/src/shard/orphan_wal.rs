@@ -38,7 +38,7 @@ pub fn adopt_orphan_segments(wal_path: &Path, shards: usize) -> io::Result<usize
     for (id, dir) in orphans {
         let target = wal_path.join(format!("shard-{}", id % shards));
         fs::create_dir_all(&target)?;
-        let mut next_seq = max_seq(&target)? + 1;
+        let next_seq = max_seq(&target)? + 1;
         let mut segments: Vec<(u64, std::path::PathBuf)> = fs::read_dir(&dir)?
             .filter_map(Result::ok)
             .filter_map(|e| {
@@ -47,11 +47,13 @@ pub fn adopt_orphan_segments(wal_path: &Path, shards: usize) -> io::Result<usize
             })
             .collect();
         segments.sort();
-        for (_, path) in segments {
-            fs::rename(&path, target.join(segment_file_name(next_seq)))?;
-            next_seq += 1;
-            moved += 1;
+        for (offset, (_, path)) in segments.iter().enumerate() {
+            fs::rename(
+                path,
+                target.join(segment_file_name(next_seq + offset as u64)),
+            )?;
         }
+        moved += segments.len();
         sync_dir(&target)?;
         tracing::warn!(from = %dir.display(), to = %target.display(), "wal of a removed shard adopted");
         // Only moved-aside corrupt tails may remain; keep them for inspection.
