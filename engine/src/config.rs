@@ -60,7 +60,7 @@ impl Default for EngineConfig {
             trace_idle_period: Duration::from_secs(5),
             max_block_duration: Duration::from_secs(30 * 60),
             max_block_bytes: 500 * 1024 * 1024,
-            max_head_bytes: 128 * 1024 * 1024,
+            max_head_bytes: 64 * 1024 * 1024,
             flush_check_period: Duration::from_secs(10),
             mailbox_capacity: 1024,
             max_batch_bytes: 16 * 1024 * 1024,

@@ -1,6 +1,5 @@
 //! A cut head block: encoded to Parquet on the background queue and committed through the sink.
 
-use std::rc::Rc;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -32,13 +31,24 @@ pub struct CutContext<R: ShardRuntime> {
 
 /// Encodes every tenant's block of `cut`, commits each through the sink (retrying uploads with
 /// backoff until they succeed), then tells the pump so it can delete the WAL segments.
-pub async fn encode_and_commit<R: ShardRuntime>(cut: Rc<CutHead>, ctx: CutContext<R>) {
-    for (tenant, head) in &cut.tenants {
+pub async fn encode_and_commit<R: ShardRuntime>(cut: Arc<CutHead>, ctx: CutContext<R>) {
+    for index in 0..cut.tenants.len() {
+        let (tenant, head) = &cut.tenants[index];
         if head.traces().is_empty() {
             continue;
         }
         let started = Instant::now();
-        let block = match encode_tenant_block(&ctx, tenant, head).await {
+        // Encoding is CPU-bound for up to seconds: it runs on a blocking thread, not on the
+        // shard's executor, so acknowledgements keep their latency while a block is built.
+        let (shared, options, shard) = (cut.clone(), encoder_options(&ctx.config), ctx.shard);
+        let encoded = ctx
+            .rt
+            .run_blocking(move || {
+                let (tenant, head) = &shared.tenants[index];
+                encode_tenant_block(shard, tenant, head, options)
+            })
+            .await;
+        let block = match encoded {
             Ok(block) => block,
             Err(error) => {
                 // Only a bug can get here: fragments were validated before they were acked.
@@ -75,20 +85,24 @@ pub async fn encode_and_commit<R: ShardRuntime>(cut: Rc<CutHead>, ctx: CutContex
     }
 }
 
-async fn encode_tenant_block<R: ShardRuntime>(
-    ctx: &CutContext<R>,
+fn encoder_options(config: &EngineConfig) -> BlockEncoderOptions {
+    BlockEncoderOptions {
+        row_group_spans: config.row_group_spans,
+        zstd_level: config.zstd_level,
+        bloom_false_positive: config.bloom_false_positive,
+        ..BlockEncoderOptions::default()
+    }
+}
+
+fn encode_tenant_block(
+    shard: usize,
     tenant: &str,
     head: &TenantHead,
+    options: BlockEncoderOptions,
 ) -> Result<EncodedBlock, crate::block::BlockError> {
     let traces = head.traces();
     let mut order: Vec<usize> = (0..traces.len()).collect();
     order.sort_unstable_by_key(|&i| traces[i].trace_id);
-    let options = BlockEncoderOptions {
-        row_group_spans: ctx.config.row_group_spans,
-        zstd_level: ctx.config.zstd_level,
-        bloom_false_positive: ctx.config.bloom_false_positive,
-        ..BlockEncoderOptions::default()
-    };
     let mut encoder = BlockEncoder::new(tenant, traces.len(), options)?;
     for i in order {
         let trace = &traces[i];
@@ -96,11 +110,10 @@ async fn encode_tenant_block<R: ShardRuntime>(
         match encoder.push_trace_otlp(&trace.trace_id, &trace.otlp) {
             Ok(()) => {}
             Err(error @ crate::block::BlockError::InvalidOtlp { .. }) => {
-                tracing::error!(shard = ctx.shard, tenant = %tenant, trace_id = %hex::encode(trace.trace_id), %error, "trace bytes do not decode; skipped");
+                tracing::error!(shard, tenant = %tenant, trace_id = %hex::encode(trace.trace_id), %error, "trace bytes do not decode; skipped");
             }
             Err(error) => return Err(error),
         }
-        ctx.rt.yield_if_needed().await;
     }
     encoder.finish()
 }

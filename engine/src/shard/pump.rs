@@ -2,7 +2,6 @@
 
 use std::collections::VecDeque;
 use std::path::PathBuf;
-use std::rc::Rc;
 use std::sync::Arc;
 use std::time::Instant;
 
@@ -22,7 +21,7 @@ use crate::tenant::TenantId;
 use crate::wal::{encode_record, replay_dir};
 
 struct PendingCut {
-    cut: Rc<CutHead>,
+    cut: Arc<CutHead>,
     committed: bool,
 }
 
@@ -303,7 +302,7 @@ impl<R: ShardRuntime> Shard<R> {
             }
         };
         let traces = self.head.trace_count();
-        let cut = Rc::new(CutHead {
+        let cut = Arc::new(CutHead {
             seq,
             tenants: self.head.take(),
         });

@@ -33,6 +33,11 @@ pub trait ShardRuntime: Clone + 'static {
     fn spawn_background(&self, task: impl Future<Output = ()> + 'static);
     /// Runs `task` on the latency-sensitive queue, detached.
     fn spawn_foreground(&self, task: impl Future<Output = ()> + 'static);
+    /// Runs CPU-bound `work` on a thread outside the executor and waits for its result.
+    fn run_blocking<F, T>(&self, work: F) -> impl Future<Output = T>
+    where
+        F: FnOnce() -> T + Send + 'static,
+        T: Send + 'static;
     /// Waits `duration`.
     async fn sleep(&self, duration: Duration);
     /// Yields if the current task has used its time slice.
@@ -115,6 +120,14 @@ impl ShardRuntime for GlommioRuntime {
         spawn_into(task, self.foreground);
     }
 
+    fn run_blocking<F, T>(&self, work: F) -> impl Future<Output = T>
+    where
+        F: FnOnce() -> T + Send + 'static,
+        T: Send + 'static,
+    {
+        glommio::executor().spawn_blocking(work)
+    }
+
     async fn sleep(&self, duration: Duration) {
         glommio::timer::sleep(duration).await;
     }
@@ -152,7 +165,10 @@ where
         Some(cpu) => glommio::Placement::Fixed(cpu),
         None => glommio::Placement::Unbound,
     };
+    // The blocking pool (block encoding) floats: pinned to the shard's core it would take
+    // turns with the executor instead of using idle cores.
     let mut builder = glommio::LocalExecutorBuilder::new(placement)
+        .blocking_thread_pool_placement(glommio::PoolPlacement::Unbound(1))
         .name(name)
         .preempt_timer(Duration::from_millis(5));
     if io_memory > 0 {

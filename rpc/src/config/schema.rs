@@ -98,16 +98,35 @@ impl Default for DistributorConfig {
                         http: Some(OtlpHttpConfig::default()),
                     },
                 }),
+                jaeger: None,
+                zipkin: None,
             },
         }
     }
 }
 
-/// `distributor.receivers:` — a protocol runs only when configured.
+/// `distributor.receivers:` — a receiver or protocol runs only when its key is present. A key
+/// present without a value (`grpc:`, as Tempo's documented configs write it) enables it with
+/// the defaults.
 #[derive(Debug, Clone, Default, Deserialize, Serialize)]
 #[serde(default)]
 pub struct ReceiversConfig {
+    #[serde(deserialize_with = "present_means_enabled")]
     pub otlp: Option<OtlpReceiverConfig>,
+    #[serde(deserialize_with = "present_means_enabled")]
+    pub jaeger: Option<JaegerReceiverConfig>,
+    #[serde(deserialize_with = "present_means_enabled")]
+    pub zipkin: Option<ZipkinReceiverConfig>,
+}
+
+/// For `Option<T>` keys with `#[serde(default)]`: an absent key stays `None` (disabled), a key
+/// present with a null value becomes `Some(T::default())` (enabled with defaults).
+fn present_means_enabled<'de, D, T>(d: D) -> Result<Option<T>, D::Error>
+where
+    D: Deserializer<'de>,
+    T: Deserialize<'de> + Default,
+{
+    Ok(Some(Option::<T>::deserialize(d)?.unwrap_or_default()))
 }
 
 /// `distributor.receivers.otlp:`.
@@ -121,7 +140,9 @@ pub struct OtlpReceiverConfig {
 #[derive(Debug, Clone, Default, Deserialize, Serialize)]
 #[serde(default)]
 pub struct OtlpProtocols {
+    #[serde(deserialize_with = "present_means_enabled")]
     pub grpc: Option<OtlpGrpcConfig>,
+    #[serde(deserialize_with = "present_means_enabled")]
     pub http: Option<OtlpHttpConfig>,
 }
 
@@ -160,6 +181,117 @@ impl Default for OtlpHttpConfig {
             endpoint: "0.0.0.0:4318".to_string(),
             max_request_body_size: DEFAULT_MAX_REQUEST_BYTES,
             traces_url_path: "/v1/traces".to_string(),
+        }
+    }
+}
+
+/// `distributor.receivers.jaeger:`.
+#[derive(Debug, Clone, Default, Deserialize, Serialize)]
+#[serde(default)]
+pub struct JaegerReceiverConfig {
+    pub protocols: JaegerProtocols,
+}
+
+/// `distributor.receivers.jaeger.protocols:` (OpenTelemetry Collector key names).
+#[derive(Debug, Clone, Default, Deserialize, Serialize)]
+#[serde(default)]
+pub struct JaegerProtocols {
+    /// `jaeger.api_v2.CollectorService/PostSpans`.
+    #[serde(deserialize_with = "present_means_enabled")]
+    pub grpc: Option<JaegerGrpcConfig>,
+    /// `POST /api/traces` with a Thrift-binary `Batch`.
+    #[serde(deserialize_with = "present_means_enabled")]
+    pub thrift_http: Option<JaegerThriftHttpConfig>,
+    /// Agent `emitBatch` datagrams, Thrift compact (UDP); default endpoint `0.0.0.0:6831`.
+    #[serde(deserialize_with = "udp_protocol::<_, 6831>")]
+    pub thrift_compact: Option<JaegerUdpConfig>,
+    /// Agent `emitBatch` datagrams, Thrift binary (UDP); default endpoint `0.0.0.0:6832`.
+    #[serde(deserialize_with = "udp_protocol::<_, 6832>")]
+    pub thrift_binary: Option<JaegerUdpConfig>,
+}
+
+/// [`present_means_enabled`] for a UDP protocol whose default port is `PORT`.
+fn udp_protocol<'de, D, const PORT: u16>(d: D) -> Result<Option<JaegerUdpConfig>, D::Error>
+where
+    D: Deserializer<'de>,
+{
+    let mut config = Option::<JaegerUdpConfig>::deserialize(d)?.unwrap_or_default();
+    if config.endpoint.is_empty() {
+        config.endpoint = format!("0.0.0.0:{PORT}");
+    }
+    Ok(Some(config))
+}
+
+/// `...jaeger.protocols.grpc:`.
+#[derive(Debug, Clone, Deserialize, Serialize)]
+#[serde(default)]
+pub struct JaegerGrpcConfig {
+    pub endpoint: String,
+    pub max_recv_msg_size_mib: usize,
+}
+
+impl Default for JaegerGrpcConfig {
+    fn default() -> Self {
+        JaegerGrpcConfig {
+            endpoint: "0.0.0.0:14250".to_string(),
+            max_recv_msg_size_mib: DEFAULT_MAX_REQUEST_BYTES >> 20,
+        }
+    }
+}
+
+/// `...jaeger.protocols.thrift_http:`.
+#[derive(Debug, Clone, Deserialize, Serialize)]
+#[serde(default)]
+pub struct JaegerThriftHttpConfig {
+    pub endpoint: String,
+    /// Largest body accepted after decompression (413 above).
+    pub max_request_body_size: usize,
+}
+
+impl Default for JaegerThriftHttpConfig {
+    fn default() -> Self {
+        JaegerThriftHttpConfig {
+            endpoint: "0.0.0.0:14268".to_string(),
+            max_request_body_size: DEFAULT_MAX_REQUEST_BYTES,
+        }
+    }
+}
+
+/// `...jaeger.protocols.thrift_compact:` / `thrift_binary:`.
+#[derive(Debug, Clone, Deserialize, Serialize)]
+#[serde(default)]
+pub struct JaegerUdpConfig {
+    /// Empty means the protocol's default (`0.0.0.0:6831` compact, `0.0.0.0:6832` binary),
+    /// filled in while loading.
+    pub endpoint: String,
+    /// Datagrams being written to the WAL at once; datagrams arriving while all are busy are
+    /// dropped and counted (UDP has no backpressure).
+    pub workers: usize,
+}
+
+impl Default for JaegerUdpConfig {
+    fn default() -> Self {
+        JaegerUdpConfig {
+            endpoint: String::new(),
+            workers: 10,
+        }
+    }
+}
+
+/// `distributor.receivers.zipkin:` (OpenTelemetry Collector key names).
+#[derive(Debug, Clone, Deserialize, Serialize)]
+#[serde(default)]
+pub struct ZipkinReceiverConfig {
+    pub endpoint: String,
+    /// Largest body accepted after decompression (413 above).
+    pub max_request_body_size: usize,
+}
+
+impl Default for ZipkinReceiverConfig {
+    fn default() -> Self {
+        ZipkinReceiverConfig {
+            endpoint: "0.0.0.0:9411".to_string(),
+            max_request_body_size: DEFAULT_MAX_REQUEST_BYTES,
         }
     }
 }
@@ -300,7 +432,7 @@ impl Default for EngineSection {
             io_memory_bytes: 0,
             mailbox_capacity: 1024,
             max_pending_cuts: 2,
-            max_head_bytes: 128 << 20,
+            max_head_bytes: 64 << 20,
         }
     }
 }
@@ -328,6 +460,25 @@ impl Config {
         }
         if self.engine.mailbox_capacity == 0 || self.engine.max_pending_cuts == 0 {
             return Err("engine.mailbox_capacity and engine.max_pending_cuts must be > 0".into());
+        }
+        if let Some(jaeger) = &self.distributor.receivers.jaeger {
+            let udp = [
+                (
+                    "thrift_compact",
+                    jaeger.protocols.thrift_compact.as_ref().map(|c| c.workers),
+                ),
+                (
+                    "thrift_binary",
+                    jaeger.protocols.thrift_binary.as_ref().map(|c| c.workers),
+                ),
+            ];
+            for (protocol, workers) in udp {
+                if workers == Some(0) {
+                    return Err(format!(
+                        "distributor.receivers.jaeger.protocols.{protocol}.workers must be > 0"
+                    ));
+                }
+            }
         }
         Ok(())
     }

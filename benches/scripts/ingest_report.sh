@@ -1,0 +1,61 @@
+#!/usr/bin/env bash
+# End-to-end ingest report for the issue notes: starts a release tracecore on free loopback
+# ports with a fresh data directory, drives it with loadgen at maximum rate, flushes, and
+# reports server CPU-seconds per million spans (ingest + block building), peak RSS, Parquet
+# bytes per span, then ack latency at half the measured maximum rate.
+#
+#   cargo build --release --bin tracecore --bin loadgen
+#   benches/scripts/ingest_report.sh [duration=30s] [connections=8] [protocol=grpc]
+set -euo pipefail
+duration=${1:-30s}
+connections=${2:-8}
+protocol=${3:-grpc}
+root=$(cd "$(dirname "$0")/../.." && pwd)
+bin=$root/target/release
+work=$(mktemp -d /tmp/tracecore-report-XXXXXX)
+free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
+api=$(free_port); grpc=$(free_port); http=$(free_port)
+cat > "$work/tempo.yaml" <<YAML
+server: {http_listen_address: 127.0.0.1, http_listen_port: $api}
+distributor:
+  receivers:
+    otlp:
+      protocols:
+        grpc: {endpoint: "127.0.0.1:$grpc"}
+        http: {endpoint: "127.0.0.1:$http"}
+storage:
+  trace:
+    local: {path: $work/blocks}
+    wal: {path: $work/wal}
+YAML
+"$bin/tracecore" -config.file="$work/tempo.yaml" > "$work/server.log" 2>&1 &
+pid=$!
+trap 'kill $pid 2>/dev/null; wait $pid 2>/dev/null; rm -rf "$work"' EXIT
+for _ in $(seq 1 100); do curl -sf "127.0.0.1:$api/ready" >/dev/null && break; sleep 0.1; done
+if [ "$protocol" = grpc ]; then endpoint="http://127.0.0.1:$grpc"; else endpoint="http://127.0.0.1:$http"; fi
+hz=$(getconf CLK_TCK)
+cpu() { awk '{print $14+$15}' "/proc/$pid/stat"; }
+
+t0=$(cpu)
+"$bin/loadgen" --endpoint "$endpoint" --protocol "$protocol" --rate max --connections "$connections" \
+  --duration "$duration" --report-interval 1h > "$work/max.out" 2>&1
+curl -sf -X POST "127.0.0.1:$api/flush" >/dev/null
+t1=$(cpu)
+max=$(tail -1 "$work/max.out")
+spans=$(echo "$max" | python3 -c 'import json,sys; print(json.load(sys.stdin)["spans"])')
+rate=$(echo "$max" | python3 -c 'import json,sys; print(int(json.load(sys.stdin)["spans_per_s"]))')
+parquet=$(find "$work/blocks" -name data.parquet -printf '%s\n' | awk '{s+=$1} END {print s+0}')
+rss=$(awk '/VmHWM/ {print $2}' "/proc/$pid/status")
+echo "max rate: $max"
+python3 - "$t0" "$t1" "$hz" "$spans" "$parquet" "$rss" <<'PY'
+import sys
+t0, t1, hz, spans, parquet, rss = map(float, sys.argv[1:])
+cpu = (t1 - t0) / hz
+print(f"server CPU {cpu:.1f} s for {spans/1e6:.2f} M spans = {cpu/(spans/1e6):.2f} CPU-s per million spans (ingest + blocks)")
+print(f"parquet {parquet/1e6:.1f} MB = {parquet/spans:.1f} bytes per span")
+print(f"peak RSS {rss/1024:.0f} MiB")
+PY
+half=$((rate / 2))
+"$bin/loadgen" --endpoint "$endpoint" --protocol "$protocol" --rate "$half" --connections "$connections" \
+  --duration "$duration" --report-interval 1h > "$work/half.out" 2>&1
+echo "half rate ($half spans/s): $(tail -1 "$work/half.out")"
