@@ -5,15 +5,20 @@ use std::sync::{Arc, OnceLock};
 use std::time::Duration;
 
 use prometheus_client::registry::Registry;
-use tokio::net::TcpListener;
+use tokio::net::{TcpListener, UdpSocket};
 use tokio::sync::watch;
 use tracecore_engine::{EngineMetrics, ShardPool};
 
 use crate::api::{self, ApiState};
-use crate::config::Config;
+use crate::config::{Config, JaegerReceiverConfig};
 use crate::ingest::Ingester;
+use crate::jaeger::AgentProtocol;
+use crate::receivers::http_ingest::HttpIngestState;
+use crate::receivers::jaeger_grpc::JaegerGrpcService;
+use crate::receivers::jaeger_udp::JaegerUdpReceiver;
 use crate::receivers::otlp_grpc::OtlpGrpcService;
 use crate::receivers::otlp_http::{self, OtlpHttpState};
+use crate::receivers::{jaeger_http, zipkin_http};
 use crate::storage::backend::Bucket;
 use crate::storage::catalog::BlockCatalog;
 use crate::storage::sink::BucketSink;
@@ -113,27 +118,13 @@ async fn serve(config: Config, io: tokio::runtime::Handle) -> Result<(), String>
                 config.multitenancy_enabled,
                 grpc.max_recv_msg_size_mib << 20,
             );
-            let mut stop = stop_rx.clone();
             tracing::info!(endpoint = %grpc.endpoint, "otlp grpc receiver listening");
-            servers.push(tokio::spawn(async move {
-                // Small request/response exchanges: Nagle + delayed ACK would add ~40 ms.
-                let incoming = tokio_stream::StreamExt::map(
-                    tokio_stream::wrappers::TcpListenerStream::new(listener),
-                    |stream| {
-                        if let Ok(stream) = &stream {
-                            let _ = stream.set_nodelay(true);
-                        }
-                        stream
-                    },
-                );
-                tonic::transport::Server::builder()
-                    .add_service(service)
-                    .serve_with_incoming_shutdown(incoming, async move {
-                        let _ = stop.wait_for(|s| *s).await;
-                    })
-                    .await
-                    .map_err(|e| format!("otlp grpc receiver failed: {e}"))
-            }));
+            servers.push(tokio::spawn(serve_grpc(
+                listener,
+                service,
+                stop_rx.clone(),
+                "otlp grpc receiver",
+            )));
         }
         if let Some(http) = &otlp.protocols.http {
             let listener = bind(
@@ -153,6 +144,28 @@ async fn serve(config: Config, io: tokio::runtime::Handle) -> Result<(), String>
             tracing::info!(endpoint = %http.endpoint, "otlp http receiver listening");
             servers.push(tokio::spawn(serve_axum(listener, router, stop_rx.clone())));
         }
+    }
+    if let Some(jaeger) = &config.distributor.receivers.jaeger {
+        start_jaeger(
+            &config,
+            jaeger,
+            &ingester,
+            &rpc_metrics,
+            &stop_rx,
+            &mut servers,
+        )
+        .await?;
+    }
+    if let Some(zipkin) = &config.distributor.receivers.zipkin {
+        let listener = bind(&zipkin.endpoint, "distributor.receivers.zipkin.endpoint").await?;
+        let router = zipkin_http::router(HttpIngestState {
+            ingester: ingester.clone(),
+            metrics: rpc_metrics.clone(),
+            multitenancy: config.multitenancy_enabled,
+            max_body_bytes: zipkin.max_request_body_size,
+        });
+        tracing::info!(endpoint = %zipkin.endpoint, "zipkin receiver listening");
+        servers.push(tokio::spawn(serve_axum(listener, router, stop_rx.clone())));
     }
     tracing::info!("tracecore is ready");
 
@@ -177,6 +190,145 @@ async fn serve(config: Config, io: tokio::runtime::Handle) -> Result<(), String>
         tracing::warn!("shards did not stop within 10s; their wal is durable and will be replayed");
     }
     Ok(())
+}
+
+/// Binds and spawns the configured Jaeger protocols.
+async fn start_jaeger(
+    config: &Config,
+    jaeger: &JaegerReceiverConfig,
+    ingester: &Arc<Ingester>,
+    metrics: &RpcMetrics,
+    stop: &watch::Receiver<bool>,
+    servers: &mut Vec<tokio::task::JoinHandle<Result<(), String>>>,
+) -> Result<(), String> {
+    let protocols = &jaeger.protocols;
+    if let Some(grpc) = &protocols.grpc {
+        let listener = bind(
+            &grpc.endpoint,
+            "distributor.receivers.jaeger.protocols.grpc.endpoint",
+        )
+        .await?;
+        let service = JaegerGrpcService::new(
+            ingester.clone(),
+            metrics.clone(),
+            config.multitenancy_enabled,
+            grpc.max_recv_msg_size_mib << 20,
+        );
+        tracing::info!(endpoint = %grpc.endpoint, "jaeger grpc receiver listening");
+        servers.push(tokio::spawn(serve_grpc(
+            listener,
+            service,
+            stop.clone(),
+            "jaeger grpc receiver",
+        )));
+    }
+    if let Some(http) = &protocols.thrift_http {
+        let listener = bind(
+            &http.endpoint,
+            "distributor.receivers.jaeger.protocols.thrift_http.endpoint",
+        )
+        .await?;
+        let router = jaeger_http::router(HttpIngestState {
+            ingester: ingester.clone(),
+            metrics: metrics.clone(),
+            multitenancy: config.multitenancy_enabled,
+            max_body_bytes: http.max_request_body_size,
+        });
+        tracing::info!(endpoint = %http.endpoint, "jaeger thrift_http receiver listening");
+        servers.push(tokio::spawn(serve_axum(listener, router, stop.clone())));
+    }
+    let udp = [
+        (
+            protocols
+                .thrift_compact
+                .as_ref()
+                .map(|c| (c.endpoint.as_str(), c.workers)),
+            AgentProtocol::Compact,
+            "thrift_compact",
+        ),
+        (
+            protocols
+                .thrift_binary
+                .as_ref()
+                .map(|c| (c.endpoint.as_str(), c.workers)),
+            AgentProtocol::Binary,
+            "thrift_binary",
+        ),
+    ];
+    for (configured, protocol, key) in udp {
+        let Some((endpoint, workers)) = configured else {
+            continue;
+        };
+        let what = format!("distributor.receivers.jaeger.protocols.{key}.endpoint");
+        let socket = bind_udp(endpoint, &what).await?;
+        if config.multitenancy_enabled {
+            tracing::warn!(
+                endpoint,
+                "jaeger {key} receiver: UDP datagrams carry no X-Scope-OrgID, so with \
+                 multitenancy_enabled every datagram is refused (counted in \
+                 tracecore_receiver_datagrams_total{{outcome=\"refused_multitenant\"}}); \
+                 send Jaeger spans over grpc or thrift_http instead"
+            );
+        }
+        let receiver = JaegerUdpReceiver::new(
+            socket,
+            protocol,
+            ingester.clone(),
+            metrics.clone(),
+            config.multitenancy_enabled,
+            workers,
+        );
+        tracing::info!(endpoint, "jaeger {key} receiver listening (udp)");
+        servers.push(tokio::spawn(receiver.serve(stop.clone())));
+    }
+    Ok(())
+}
+
+async fn bind_udp(endpoint: &str, what: &str) -> Result<UdpSocket, String> {
+    let addr: SocketAddr = endpoint
+        .parse()
+        .map_err(|e| format!("{what}: invalid endpoint {endpoint:?}: {e}"))?;
+    UdpSocket::bind(addr)
+        .await
+        .map_err(|e| format!("cannot listen on udp {endpoint} ({what}): {e}"))
+}
+
+/// Serves one tonic service until `stop`.
+async fn serve_grpc<S>(
+    listener: TcpListener,
+    service: S,
+    mut stop: watch::Receiver<bool>,
+    what: &'static str,
+) -> Result<(), String>
+where
+    S: tower::Service<
+            http::Request<tonic::body::Body>,
+            Response = http::Response<tonic::body::Body>,
+            Error = std::convert::Infallible,
+        > + tonic::server::NamedService
+        + Clone
+        + Send
+        + Sync
+        + 'static,
+    S::Future: Send + 'static,
+{
+    // Small request/response exchanges: Nagle + delayed ACK would add ~40 ms.
+    let incoming = tokio_stream::StreamExt::map(
+        tokio_stream::wrappers::TcpListenerStream::new(listener),
+        |stream| {
+            if let Ok(stream) = &stream {
+                let _ = stream.set_nodelay(true);
+            }
+            stream
+        },
+    );
+    tonic::transport::Server::builder()
+        .add_service(service)
+        .serve_with_incoming_shutdown(incoming, async move {
+            let _ = stop.wait_for(|s| *s).await;
+        })
+        .await
+        .map_err(|e| format!("{what} failed: {e}"))
 }
 
 async fn serve_axum(

@@ -140,6 +140,101 @@ storage:
     }
 
     #[test]
+    fn jaeger_and_zipkin_receivers_take_defaults_when_present_but_empty() {
+        let yaml = r#"
+distributor:
+  receivers:
+    jaeger:
+      protocols:
+        grpc:
+        thrift_http:
+        thrift_compact:
+        thrift_binary:
+    zipkin:
+"#;
+        let loaded = parse(yaml).unwrap();
+        assert!(loaded.unknown_keys.is_empty(), "{:?}", loaded.unknown_keys);
+        let receivers = &loaded.config.distributor.receivers;
+        assert!(receivers.otlp.is_none(), "otlp runs only when configured");
+        let jaeger = &receivers.jaeger.as_ref().unwrap().protocols;
+        assert_eq!(jaeger.grpc.as_ref().unwrap().endpoint, "0.0.0.0:14250");
+        assert_eq!(
+            jaeger.thrift_http.as_ref().unwrap().endpoint,
+            "0.0.0.0:14268"
+        );
+        assert_eq!(
+            jaeger.thrift_compact.as_ref().unwrap().endpoint,
+            "0.0.0.0:6831"
+        );
+        assert_eq!(
+            jaeger.thrift_binary.as_ref().unwrap().endpoint,
+            "0.0.0.0:6832"
+        );
+        assert_eq!(jaeger.thrift_compact.as_ref().unwrap().workers, 10);
+        assert_eq!(receivers.zipkin.as_ref().unwrap().endpoint, "0.0.0.0:9411");
+        loaded.config.validate().unwrap();
+    }
+
+    #[test]
+    fn jaeger_and_zipkin_endpoints_are_read_and_absent_protocols_stay_off() {
+        let yaml = r#"
+distributor:
+  receivers:
+    otlp:
+      protocols:
+        grpc:
+    jaeger:
+      protocols:
+        thrift_http:
+          endpoint: "127.0.0.1:24268"
+          max_request_body_size: 1000
+        thrift_binary:
+          endpoint: "127.0.0.1:7832"
+          workers: 3
+          queue_size: 1000
+    zipkin:
+      endpoint: "127.0.0.1:19411"
+"#;
+        let loaded = parse(yaml).unwrap();
+        let receivers = &loaded.config.distributor.receivers;
+        let otlp = receivers.otlp.as_ref().unwrap();
+        assert_eq!(
+            otlp.protocols.grpc.as_ref().unwrap().endpoint,
+            "0.0.0.0:4317"
+        );
+        assert!(otlp.protocols.http.is_none());
+        let jaeger = &receivers.jaeger.as_ref().unwrap().protocols;
+        assert!(jaeger.grpc.is_none() && jaeger.thrift_compact.is_none());
+        let http = jaeger.thrift_http.as_ref().unwrap();
+        assert_eq!(http.endpoint, "127.0.0.1:24268");
+        assert_eq!(http.max_request_body_size, 1000);
+        let binary = jaeger.thrift_binary.as_ref().unwrap();
+        assert_eq!(
+            (binary.endpoint.as_str(), binary.workers),
+            ("127.0.0.1:7832", 3)
+        );
+        assert_eq!(
+            receivers.zipkin.as_ref().unwrap().endpoint,
+            "127.0.0.1:19411"
+        );
+
+        let err = parse("distributor:\n  receivers:\n    jaeger:\n      protocols:\n        thrift_compact:\n          workers: 0\n")
+            .unwrap()
+            .config
+            .validate()
+            .err()
+            .unwrap();
+        assert!(err.contains("thrift_compact.workers"), "{err}");
+    }
+
+    #[test]
+    fn embedded_default_runs_only_otlp() {
+        let receivers = Config::default().distributor.receivers;
+        assert!(receivers.otlp.is_some());
+        assert!(receivers.jaeger.is_none() && receivers.zipkin.is_none());
+    }
+
+    #[test]
     fn bad_values_name_the_field() {
         let err = parse("server:\n  http_listen_port: lots\n").err().unwrap();
         assert!(err.contains("http_listen_port"), "{err}");

@@ -20,6 +20,13 @@ pub struct DiscardLabels {
     pub tenant: String,
 }
 
+/// `{receiver, outcome}` of a UDP datagram.
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct DatagramLabels {
+    pub receiver: String,
+    pub outcome: String,
+}
+
 /// `{method, route, status_code, ws}` as dskit labels requests.
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
 pub struct RequestLabels {
@@ -51,6 +58,9 @@ pub struct RpcMetrics {
     pub discarded_spans: Family<DiscardLabels, Counter>,
     pub request_duration: Family<RequestLabels, Histogram, fn() -> Histogram>,
     pub build_info: Family<BuildLabels, Gauge>,
+    /// Ours: UDP datagrams by receiver and outcome (`accepted`, `malformed`, `overloaded`,
+    /// `refused_multitenant`, `failed`).
+    pub datagrams: Family<DatagramLabels, Counter>,
 }
 
 impl RpcMetrics {
@@ -63,6 +73,7 @@ impl RpcMetrics {
             discarded_spans: Family::default(),
             request_duration: Family::new_with_constructor(request_histogram),
             build_info: Family::default(),
+            datagrams: Family::default(),
         };
         registry.register(
             "tempo_distributor_spans_received",
@@ -94,6 +105,11 @@ impl RpcMetrics {
             "Build information (always 1)",
             m.build_info.clone(),
         );
+        registry.register(
+            "tracecore_receiver_datagrams",
+            "UDP datagrams received, by receiver and outcome",
+            m.datagrams.clone(),
+        );
         m.build_info
             .get_or_create(&BuildLabels {
                 version: env!("CARGO_PKG_VERSION").to_string(),
@@ -117,6 +133,16 @@ impl RpcMetrics {
                 })
                 .inc_by(spans);
         }
+    }
+
+    /// Counts one UDP datagram.
+    pub fn datagram(&self, receiver: &str, outcome: &str) {
+        self.datagrams
+            .get_or_create(&DatagramLabels {
+                receiver: receiver.to_string(),
+                outcome: outcome.to_string(),
+            })
+            .inc();
     }
 }
 

@@ -7,12 +7,15 @@
 //! * [`normalize`]: span-for-span comparison independent of grouping and order.
 //! * [`readback`]: a trace by ID in all four forms (v1/v2 × JSON/protobuf) against what was sent.
 //! * [`batch`]: an export request with the traces it carries.
+//! * [`jaeger_zipkin`]: Jaeger (Thrift, agent datagrams, protobuf) and Zipkin v2 JSON encodings of
+//!   generated traces, and the projection that compares them across protocols.
 //!
 //! The tests themselves live in `tests/e2e.rs` (one binary, modules under `tests/e2e/`). They need
 //! `target/debug/tracecore` (or `TRACECORE_BIN`): `cargo build --bin tracecore` first.
 
 pub mod batch;
 pub mod client;
+pub mod jaeger_zipkin;
 pub mod normalize;
 pub mod otlp_json;
 pub mod readback;

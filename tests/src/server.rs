@@ -56,6 +56,9 @@ pub struct ServerOptions {
     pub extra_args: Vec<String>,
     /// Extra environment variables for the server process.
     pub env: Vec<(String, String)>,
+    /// Also run the Jaeger (grpc, thrift_http, thrift_compact, thrift_binary) and Zipkin
+    /// receivers on the `jaeger_*` / `zipkin` ports.
+    pub jaeger_zipkin: bool,
 }
 
 impl Default for ServerOptions {
@@ -72,6 +75,7 @@ impl Default for ServerOptions {
             config_transform: None,
             extra_args: Vec::new(),
             env: Vec::new(),
+            jaeger_zipkin: false,
         }
     }
 }
@@ -83,6 +87,13 @@ pub struct Ports {
     pub grpc: u16,
     pub otlp_grpc: u16,
     pub otlp_http: u16,
+    pub jaeger_grpc: u16,
+    pub jaeger_thrift_http: u16,
+    /// UDP.
+    pub jaeger_compact: u16,
+    /// UDP.
+    pub jaeger_binary: u16,
+    pub zipkin: u16,
 }
 
 enum DataDir {
@@ -152,6 +163,22 @@ pub fn free_port() -> anyhow::Result<u16> {
         }
     }
     bail!("no free loopback port after 100 attempts")
+}
+
+/// A free loopback UDP port, never handed out twice by this process.
+pub fn free_udp_port() -> anyhow::Result<u16> {
+    static HANDED_OUT: OnceLock<Mutex<HashSet<u16>>> = OnceLock::new();
+    let handed_out = HANDED_OUT.get_or_init(Default::default);
+    for _ in 0..100 {
+        let socket = std::net::UdpSocket::bind("127.0.0.1:0").context("binding udp 127.0.0.1:0")?;
+        let port = socket.local_addr()?.port();
+        drop(socket);
+        let mut set = handed_out.lock().unwrap_or_else(|e| e.into_inner());
+        if set.insert(port) {
+            return Ok(port);
+        }
+    }
+    bail!("no free loopback udp port after 100 attempts")
 }
 
 /// Spawns `command` from a thread that lives as long as the process, with `PR_SET_PDEATHSIG`
@@ -224,6 +251,11 @@ impl Server {
             grpc: free_port()?,
             otlp_grpc: free_port()?,
             otlp_http: free_port()?,
+            jaeger_grpc: free_port()?,
+            jaeger_thrift_http: free_port()?,
+            jaeger_compact: free_udp_port()?,
+            jaeger_binary: free_udp_port()?,
+            zipkin: free_port()?,
         };
         let log_path = work.path().join("tracecore.log");
         let mut server = Server {
@@ -269,7 +301,7 @@ distributor:
           endpoint: \"127.0.0.1:{otlp_grpc}\"
         http:
           endpoint: \"127.0.0.1:{otlp_http}\"
-ingester:
+{jaeger_zipkin}ingester:
   trace_idle_period: {idle}
   max_block_duration: {block_duration}
   max_block_bytes: 524288000
@@ -292,6 +324,30 @@ engine:
             idle = o.trace_idle_period,
             block_duration = o.max_block_duration,
             shards = o.shards,
+            jaeger_zipkin = if o.jaeger_zipkin {
+                format!(
+                    "    jaeger:
+      protocols:
+        grpc:
+          endpoint: \"127.0.0.1:{}\"
+        thrift_http:
+          endpoint: \"127.0.0.1:{}\"
+        thrift_compact:
+          endpoint: \"127.0.0.1:{}\"
+        thrift_binary:
+          endpoint: \"127.0.0.1:{}\"
+    zipkin:
+      endpoint: \"127.0.0.1:{}\"
+",
+                    p.jaeger_grpc,
+                    p.jaeger_thrift_http,
+                    p.jaeger_compact,
+                    p.jaeger_binary,
+                    p.zipkin
+                )
+            } else {
+                String::new()
+            },
         );
         for (key, value) in &o.engine {
             let _ = writeln!(yaml, "  {key}: {value}");

@@ -15,6 +15,8 @@ mod durability;
 mod hostile;
 #[path = "e2e/ingest.rs"]
 mod ingest;
+#[path = "e2e/jaeger_zipkin.rs"]
+mod jaeger_zipkin;
 #[path = "e2e/overload.rs"]
 mod overload;
 #[path = "e2e/query.rs"]
