@@ -1,4 +1,5 @@
 //! The read path of the facade (trace by ID for now).
 
 pub mod combine;
+pub mod span_id_dedupe;
 pub mod trace_by_id;

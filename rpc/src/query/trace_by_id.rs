@@ -7,6 +7,7 @@ use tracecore_engine::{ShardHandle, TenantId, TraceId};
 use tracecore_proto::otlp::{ResourceSpans, TracesData};
 
 use super::combine::combine;
+use super::span_id_dedupe::dedupe_shared_span_ids;
 use crate::storage::StorageError;
 use crate::storage::catalog::BlockCatalog;
 
@@ -58,8 +59,10 @@ pub async fn find_trace(
             }
         }
     }
+    let mut trace = combine(parts);
+    dedupe_shared_span_ids(&mut trace);
     Ok(FoundTrace {
-        trace: combine(parts),
+        trace,
         inspected_bytes: inspected,
     })
 }
