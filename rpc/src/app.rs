@@ -14,9 +14,9 @@ use crate::config::{Config, JaegerReceiverConfig};
 use crate::ingest::Ingester;
 use crate::jaeger::AgentProtocol;
 use crate::receivers::http_ingest::HttpIngestState;
-use crate::receivers::jaeger_grpc::JaegerGrpcService;
+use crate::receivers::jaeger_grpc::jaeger_grpc_service;
 use crate::receivers::jaeger_udp::JaegerUdpReceiver;
-use crate::receivers::otlp_grpc::OtlpGrpcService;
+use crate::receivers::otlp_grpc::otlp_grpc_service;
 use crate::receivers::otlp_http::{self, OtlpHttpState};
 use crate::receivers::{jaeger_http, zipkin_http};
 use crate::storage::backend::Bucket;
@@ -112,7 +112,7 @@ async fn serve(config: Config, io: tokio::runtime::Handle) -> Result<(), String>
                 "distributor.receivers.otlp.protocols.grpc.endpoint",
             )
             .await?;
-            let service = OtlpGrpcService::new(
+            let service = otlp_grpc_service(
                 ingester.clone(),
                 rpc_metrics.clone(),
                 config.multitenancy_enabled,
@@ -208,7 +208,7 @@ async fn start_jaeger(
             "distributor.receivers.jaeger.protocols.grpc.endpoint",
         )
         .await?;
-        let service = JaegerGrpcService::new(
+        let service = jaeger_grpc_service(
             ingester.clone(),
             metrics.clone(),
             config.multitenancy_enabled,

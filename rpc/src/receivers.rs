@@ -10,6 +10,7 @@
 //! | [`jaeger_udp`] | Jaeger agent `emitBatch`, compact / binary | 6831 / 6832 (UDP) |
 //! | [`zipkin_http`] | Zipkin v1/v2, JSON / protobuf / thrift | 9411 |
 
+pub mod grpc_unary;
 pub mod http_ingest;
 pub mod jaeger_grpc;
 pub mod jaeger_http;
