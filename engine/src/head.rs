@@ -1,8 +1,9 @@
 //! The head block: every trace a shard has acknowledged since its last cut, per tenant.
 //!
-//! Traces are kept as the concatenation of their OTLP fragments (see [`TraceFragment`]), which
-//! is itself a valid `TracesData` message, so a by-ID read is a copy and block building decodes
-//! each trace once. The index is a flat map keyed by the trace ID's own bits (the IDs are
+//! Traces are kept as their OTLP fragments (see [`TraceFragment`]) — shared slices of the
+//! request buffers the receivers filled, never copied on ingest. Their concatenation is a valid
+//! `TracesData` message, so a by-ID read is at most one copy and block building walks each
+//! trace once. The index is a flat map keyed by the trace ID's own bits (the IDs are
 //! random already, so no SipHash is spent on them).
 
 pub mod trace_id_hasher;
@@ -19,12 +20,28 @@ use trace_id_hasher::TraceIdMap;
 #[derive(Debug)]
 pub struct LiveTrace {
     pub trace_id: [u8; 16],
-    /// Concatenated fragments: a valid `TracesData`.
-    pub otlp: Vec<u8>,
+    /// The trace's fragments; concatenated they are a valid `TracesData`.
+    pub fragments: Vec<Bytes>,
     pub span_count: u32,
     pub start_unix_nano: u64,
     pub end_unix_nano: u64,
     pub last_append: Instant,
+}
+
+impl LiveTrace {
+    /// The trace's OTLP bytes in one piece (a valid `TracesData`); free for one fragment.
+    pub fn otlp(&self) -> Bytes {
+        match self.fragments.as_slice() {
+            [one] => one.clone(),
+            many => {
+                let mut joined = Vec::with_capacity(many.iter().map(Bytes::len).sum());
+                for fragment in many {
+                    joined.extend_from_slice(fragment);
+                }
+                Bytes::from(joined)
+            }
+        }
+    }
 }
 
 /// The traces of one tenant.
@@ -88,7 +105,7 @@ impl HeadBlock {
             match head.slots.get(&f.trace_id) {
                 Some(&slot) => {
                     let t = &mut head.traces[slot];
-                    t.otlp.extend_from_slice(&f.otlp);
+                    t.fragments.push(f.otlp.clone());
                     t.span_count = t.span_count.saturating_add(f.span_count);
                     t.start_unix_nano = t.start_unix_nano.min(f.start_unix_nano);
                     t.end_unix_nano = t.end_unix_nano.max(f.end_unix_nano);
@@ -98,7 +115,7 @@ impl HeadBlock {
                     head.slots.insert(f.trace_id, head.traces.len());
                     head.traces.push(LiveTrace {
                         trace_id: f.trace_id,
-                        otlp: f.otlp.to_vec(),
+                        fragments: vec![f.otlp.clone()],
                         span_count: f.span_count,
                         start_unix_nano: f.start_unix_nano,
                         end_unix_nano: f.end_unix_nano,
@@ -115,7 +132,7 @@ impl HeadBlock {
     /// The OTLP bytes of `trace_id` for `tenant`, if present.
     pub fn find(&self, tenant: &str, trace_id: &[u8; 16]) -> Option<Bytes> {
         let trace = self.tenants.get(tenant)?.find(trace_id)?;
-        Some(Bytes::copy_from_slice(&trace.otlp))
+        Some(trace.otlp())
     }
 
     /// OTLP bytes held.

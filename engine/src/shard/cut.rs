@@ -107,7 +107,7 @@ fn encode_tenant_block(
     for i in order {
         let trace = &traces[i];
         // The bytes are walked in place (no prost decode); bad bytes append nothing.
-        match encoder.push_trace_otlp(&trace.trace_id, &trace.otlp) {
+        match encoder.push_trace_otlp(&trace.trace_id, &trace.otlp()) {
             Ok(()) => {}
             Err(error @ crate::block::BlockError::InvalidOtlp { .. }) => {
                 tracing::error!(shard, tenant = %tenant, trace_id = %hex::encode(trace.trace_id), %error, "trace bytes do not decode; skipped");

@@ -280,7 +280,7 @@ impl<R: ShardRuntime> Shard<R> {
                 if t == tenant
                     && let Some(trace) = head.find(trace_id)
                 {
-                    found.push(Bytes::copy_from_slice(&trace.otlp));
+                    found.push(trace.otlp());
                 }
             }
         }
