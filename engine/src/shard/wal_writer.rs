@@ -43,10 +43,8 @@ impl<R: ShardRuntime> WalWriter<R> {
     async fn start_segment(&mut self, seq: u64) -> io::Result<()> {
         let path = self.dir.join(segment_file_name(seq));
         let mut file = self.rt.create_wal_file(&path).await?;
-        // The magic is made durable by the first group commit's fdatasync; until then a crash
-        // leaves an empty file, which replay treats as an empty segment. The directory entry
-        // must be durable before any record in this segment is acknowledged.
         file.append(SEGMENT_MAGIC).await?;
+        file.sync().await?;
         sync_dir(&self.dir)?;
         self.file = Some(file);
         self.seq = seq;
@@ -79,15 +77,9 @@ impl<R: ShardRuntime> WalWriter<R> {
     /// Closes the current segment and starts the next; returns the sealed segment's number.
     pub async fn rotate(&mut self) -> io::Result<u64> {
         let sealed = self.seq;
-        if let Some(file) = self.file.take() {
-            // With `wal.sync: always` every record in it is already durable; finishing the
-            // close (flush of nothing, truncation of the DMA padding) stays off the ack path.
-            let shard_dir = self.dir.display().to_string();
-            self.rt.spawn_foreground(async move {
-                if let Err(error) = file.close().await {
-                    tracing::warn!(wal = %shard_dir, %error, "closing a sealed wal segment failed");
-                }
-            });
+        if let Some(mut file) = self.file.take() {
+            file.sync().await?;
+            file.close().await?;
         }
         self.start_segment(sealed + 1).await?;
         Ok(sealed)
