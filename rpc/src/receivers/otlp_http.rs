@@ -17,6 +17,7 @@ use http::{HeaderMap, HeaderValue, StatusCode, header};
 use http_body_util::BodyExt;
 use prost::Message;
 use tracecore_engine::ErrorKind;
+use tracecore_proto::google_rpc::Status as RpcStatus;
 use tracecore_proto::otlp::{ExportTracePartialSuccess, ExportTraceServiceResponse};
 
 use crate::ingest::Ingester;
@@ -191,20 +192,12 @@ async fn read_limited(body: Body, limit: usize) -> Result<Bytes, DeferredRespons
     }
 }
 
-/// `google.rpc.Status` (code = 1, message = 2).
-#[derive(Clone, PartialEq, prost::Message)]
-struct RpcStatus {
-    #[prost(int32, tag = "1")]
-    code: i32,
-    #[prost(string, tag = "2")]
-    message: String,
-}
-
 fn error_response(encoding: Encoding, status: StatusCode, code: i32, message: &str) -> Response {
     let body = match encoding {
         Encoding::Protobuf => RpcStatus {
             code,
             message: message.to_string(),
+            details: Vec::new(),
         }
         .encode_to_vec(),
         Encoding::Json => serde_json::json!({"code": code, "message": message})

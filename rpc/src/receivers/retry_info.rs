@@ -2,42 +2,9 @@
 
 use prost::Message;
 use tonic::{Code, Status};
-
-/// `google.protobuf.Duration`.
-#[derive(Clone, PartialEq, prost::Message)]
-struct ProtoDuration {
-    #[prost(int64, tag = "1")]
-    seconds: i64,
-    #[prost(int32, tag = "2")]
-    nanos: i32,
-}
-
-/// `google.rpc.RetryInfo`.
-#[derive(Clone, PartialEq, prost::Message)]
-struct RetryInfo {
-    #[prost(message, optional, tag = "1")]
-    retry_delay: Option<ProtoDuration>,
-}
-
-/// `google.protobuf.Any`.
-#[derive(Clone, PartialEq, prost::Message)]
-struct Any {
-    #[prost(string, tag = "1")]
-    type_url: String,
-    #[prost(bytes = "vec", tag = "2")]
-    value: Vec<u8>,
-}
-
-/// `google.rpc.Status`, carried in `grpc-status-details-bin`.
-#[derive(Clone, PartialEq, prost::Message)]
-struct RpcStatus {
-    #[prost(int32, tag = "1")]
-    code: i32,
-    #[prost(string, tag = "2")]
-    message: String,
-    #[prost(message, repeated, tag = "3")]
-    details: Vec<Any>,
-}
+use tracecore_proto::google_rpc::{
+    Any, Duration as ProtoDuration, RETRY_INFO_TYPE_URL, RetryInfo, Status as RpcStatus,
+};
 
 /// A status with a `RetryInfo` detail asking the client to wait `retry_after_seconds`.
 pub fn status_with_retry_info(code: Code, message: String, retry_after_seconds: u64) -> Status {
@@ -51,7 +18,7 @@ pub fn status_with_retry_info(code: Code, message: String, retry_after_seconds: 
         code: code as i32,
         message: message.clone(),
         details: vec![Any {
-            type_url: "type.googleapis.com/google.rpc.RetryInfo".to_string(),
+            type_url: RETRY_INFO_TYPE_URL.to_string(),
             value: retry.encode_to_vec(),
         }],
     };
