@@ -44,6 +44,29 @@ impl LiveTrace {
     }
 }
 
+/// A copy of one trace's in-memory state (fragments are shared, not copied), for searches.
+#[derive(Clone, Debug)]
+pub struct TraceSnapshot {
+    pub trace_id: [u8; 16],
+    /// Concatenated, a valid `TracesData`.
+    pub fragments: Vec<Bytes>,
+    pub span_count: u32,
+    pub start_unix_nano: u64,
+    pub end_unix_nano: u64,
+}
+
+impl From<&LiveTrace> for TraceSnapshot {
+    fn from(t: &LiveTrace) -> Self {
+        TraceSnapshot {
+            trace_id: t.trace_id,
+            fragments: t.fragments.clone(),
+            span_count: t.span_count,
+            start_unix_nano: t.start_unix_nano,
+            end_unix_nano: t.end_unix_nano,
+        }
+    }
+}
+
 /// The traces of one tenant.
 #[derive(Debug, Default)]
 pub struct TenantHead {
@@ -133,6 +156,13 @@ impl HeadBlock {
     pub fn find(&self, tenant: &str, trace_id: &[u8; 16]) -> Option<Bytes> {
         let trace = self.tenants.get(tenant)?.find(trace_id)?;
         Some(trace.otlp())
+    }
+
+    /// Appends a snapshot of every trace of `tenant` to `out`.
+    pub fn snapshot(&self, tenant: &str, out: &mut Vec<TraceSnapshot>) {
+        if let Some(head) = self.tenants.get(tenant) {
+            out.extend(head.traces.iter().map(TraceSnapshot::from));
+        }
     }
 
     /// OTLP bytes held.

@@ -1,7 +1,10 @@
 //! Tempo's HTTP API on the server port: trace by ID, operational endpoints, request metrics.
 
+pub mod legacy_tags;
 pub mod ops;
 pub mod request_metrics;
+pub mod search;
+pub mod search_json;
 pub mod trace_by_id;
 
 use std::sync::{Arc, OnceLock};
@@ -87,6 +90,7 @@ pub fn router(state: Arc<ApiState>) -> Router {
     let api = Router::new()
         .route("/api/echo", get(ops::echo))
         .route("/api/status/buildinfo", get(ops::buildinfo))
+        .route("/api/search", get(search::handler))
         .route("/api/traces/{traceid}", get(trace_by_id::v1))
         .route("/api/v2/traces/{traceid}", get(trace_by_id::v2));
     let api = if prefix.is_empty() {

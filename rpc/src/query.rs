@@ -1,5 +1,6 @@
 //! The read path of the facade (trace by ID for now).
 
 pub mod combine;
+pub mod search;
 pub mod span_id_dedupe;
 pub mod trace_by_id;

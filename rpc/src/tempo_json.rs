@@ -317,7 +317,7 @@ impl<'a> Obj<'a> {
     }
 }
 
-fn write_u64(out: &mut Vec<u8>, v: u64) {
+pub(crate) fn write_u64(out: &mut Vec<u8>, v: u64) {
     let mut buf = [0u8; 20];
     let mut i = buf.len();
     let mut v = v;
@@ -332,7 +332,7 @@ fn write_u64(out: &mut Vec<u8>, v: u64) {
     out.extend_from_slice(&buf[i..]);
 }
 
-fn write_i64(out: &mut Vec<u8>, v: i64) {
+pub(crate) fn write_i64(out: &mut Vec<u8>, v: i64) {
     if v < 0 {
         out.push(b'-');
     }
@@ -350,7 +350,7 @@ fn write_base64(out: &mut Vec<u8>, bytes: &[u8]) {
 }
 
 /// A double the way Go's `encoding/json` prints it, non-finite values the way jsonpb does.
-fn write_f64(out: &mut Vec<u8>, f: f64) {
+pub(crate) fn write_f64(out: &mut Vec<u8>, f: f64) {
     use std::io::Write as _;
     if f.is_nan() {
         out.extend_from_slice(b"\"NaN\"");
@@ -379,7 +379,7 @@ fn write_f64(out: &mut Vec<u8>, f: f64) {
 }
 
 /// A JSON string escaped like Go's `encoding/json` (HTML-safe).
-fn write_str(out: &mut Vec<u8>, s: &str) {
+pub(crate) fn write_str(out: &mut Vec<u8>, s: &str) {
     const HEX: &[u8; 16] = b"0123456789abcdef";
     out.push(b'"');
     let bytes = s.as_bytes();

@@ -21,5 +21,7 @@ mod jaeger_zipkin;
 mod overload;
 #[path = "e2e/query.rs"]
 mod query;
+#[path = "e2e/search.rs"]
+mod search;
 #[path = "e2e/tenancy.rs"]
 mod tenancy;

@@ -5,6 +5,7 @@
 //! Memory held is one Arrow batch, the compressed pages of the open row group and the output
 //! file itself (the block is produced in memory).
 
+use arrow::array::RecordBatch;
 use bytes::Bytes;
 use parquet::arrow::ArrowWriter;
 use parquet::basic::{Compression, Encoding, ZstdLevel};
@@ -181,7 +182,9 @@ pub struct EncodedBlock {
 pub struct BlockEncoder {
     tenant: String,
     opts: BlockEncoderOptions,
-    writer: ArrowWriter<Vec<u8>>,
+    /// `None` for an in-memory encoder ([`Self::in_memory`]), whose batches go to `kept`.
+    writer: Option<ArrowWriter<Vec<u8>>>,
+    kept: Vec<RecordBatch>,
     columns: SpanColumns,
     trace_ids: Vec<[u8; 16]>,
     last_trace: Option<[u8; 16]>,
@@ -212,10 +215,37 @@ impl BlockEncoder {
         let writer =
             ArrowWriter::try_new(Vec::new(), block_schema(), Some(opts.writer_properties()?))
                 .map_err(BlockError::Write)?;
-        Ok(BlockEncoder {
+        Ok(Self::with_writer(
+            tenant,
+            expected_traces,
+            opts,
+            Some(writer),
+        ))
+    }
+
+    /// An encoder that builds the block's Arrow batches (exactly the rows `new` would write,
+    /// each batch ending on a trace boundary) without Parquet: how searches read the head
+    /// block with the same scan code as committed blocks. Finish with [`Self::finish_batches`].
+    pub fn in_memory(tenant: &str, expected_traces: usize) -> Self {
+        Self::with_writer(
+            tenant,
+            expected_traces,
+            BlockEncoderOptions::default(),
+            None,
+        )
+    }
+
+    fn with_writer(
+        tenant: &str,
+        expected_traces: usize,
+        opts: BlockEncoderOptions,
+        writer: Option<ArrowWriter<Vec<u8>>>,
+    ) -> Self {
+        BlockEncoder {
             tenant: tenant.to_owned(),
             opts,
             writer,
+            kept: Vec::new(),
             columns: SpanColumns::new(),
             trace_ids: Vec::with_capacity(expected_traces),
             last_trace: None,
@@ -230,7 +260,7 @@ impl BlockEncoder {
             rows_by_span_id: Vec::new(),
             otlp_buf: Vec::new(),
             irregular_buf: Vec::new(),
-        })
+        }
     }
 
     /// Spans appended but not yet handed to the Parquet writer.
@@ -396,7 +426,20 @@ impl BlockEncoder {
         }
         let batch = self.columns.finish()?;
         self.batches += 1;
-        self.writer.write(&batch).map_err(BlockError::Write)
+        match &mut self.writer {
+            Some(writer) => writer.write(&batch).map_err(BlockError::Write),
+            None => {
+                self.kept.push(batch);
+                Ok(())
+            }
+        }
+    }
+
+    /// The Arrow batches of an in-memory encoder (empty when nothing was pushed). Each batch
+    /// holds whole traces in ascending trace-ID order; dictionary keys are batch-local.
+    pub fn finish_batches(mut self) -> Result<Vec<RecordBatch>, BlockError> {
+        self.write_batch()?;
+        Ok(self.kept)
     }
 
     /// Writes the remaining rows and the footer; builds the bloom filter and `meta.json`.
@@ -407,9 +450,16 @@ impl BlockEncoder {
             });
         }
         self.write_batch()?;
-        self.writer.flush().map_err(BlockError::Write)?;
-        let row_groups = self.writer.flushed_row_groups().len();
-        let data = self.writer.into_inner().map_err(BlockError::Write)?;
+        let Some(mut writer) = self.writer.take() else {
+            return Err(BlockError::InvalidOption {
+                name: "writer",
+                value: "in-memory".into(),
+                reason: "an in-memory encoder has no Parquet output; use finish_batches",
+            });
+        };
+        writer.flush().map_err(BlockError::Write)?;
+        let row_groups = writer.flushed_row_groups().len();
+        let data = writer.into_inner().map_err(BlockError::Write)?;
         let footer_size = footer_len(&data)?;
 
         let bloom = BlockBloom::build(

@@ -9,6 +9,7 @@ use tokio::sync::oneshot;
 use crate::block::EncodedBlock;
 use crate::error::EngineError;
 use crate::fragment::TraceFragment;
+use crate::head::TraceSnapshot;
 use crate::tenant::TenantId;
 
 /// Reply channel of a command.
@@ -29,6 +30,12 @@ pub enum ShardCommand {
         tenant: TenantId,
         trace_id: [u8; 16],
         reply: Reply<Vec<Bytes>>,
+    },
+    /// Every trace of `tenant` held in memory (head and cut blocks not yet committed), for
+    /// searches. A trace may appear more than once (once per cut and once in the head).
+    SnapshotTraces {
+        tenant: TenantId,
+        reply: Reply<Vec<TraceSnapshot>>,
     },
     /// Cut the head block now; reply when everything cut so far is committed to the bucket.
     Flush { reply: Reply<()> },

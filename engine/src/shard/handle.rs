@@ -6,6 +6,7 @@ use tokio::sync::{mpsc, oneshot};
 use super::command::ShardCommand;
 use crate::error::EngineError;
 use crate::fragment::TraceFragment;
+use crate::head::TraceSnapshot;
 use crate::tenant::TenantId;
 
 /// Mailbox of one shard.
@@ -72,6 +73,17 @@ impl ShardHandle {
             reply,
         })
         .await?;
+        rx.await.map_err(|_| self.stopped())?
+    }
+
+    /// Every trace of `tenant` this shard holds in memory (see [`ShardCommand::SnapshotTraces`]).
+    pub async fn snapshot_traces(
+        &self,
+        tenant: TenantId,
+    ) -> Result<Vec<TraceSnapshot>, EngineError> {
+        let (reply, rx) = oneshot::channel();
+        self.send(ShardCommand::SnapshotTraces { tenant, reply })
+            .await?;
         rx.await.map_err(|_| self.stopped())?
     }
 

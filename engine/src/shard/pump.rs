@@ -15,7 +15,7 @@ use super::wal_writer::WalWriter;
 use crate::config::EngineConfig;
 use crate::error::EngineError;
 use crate::fragment::TraceFragment;
-use crate::head::HeadBlock;
+use crate::head::{HeadBlock, TraceSnapshot};
 use crate::metrics::{EngineMetrics, ShardLabel, TenantLabel};
 use crate::tenant::TenantId;
 use crate::wal::{encode_record, replay_dir};
@@ -251,6 +251,9 @@ impl<R: ShardRuntime> Shard<R> {
             } => {
                 let _ = reply.send(Ok(self.find_trace(tenant.as_str(), &trace_id)));
             }
+            ShardCommand::SnapshotTraces { tenant, reply } => {
+                let _ = reply.send(Ok(self.snapshot_traces(tenant.as_str())));
+            }
             ShardCommand::Flush { reply } => {
                 self.cut().await;
                 match self.cuts.back() {
@@ -288,6 +291,19 @@ impl<R: ShardRuntime> Shard<R> {
             found.push(bytes);
         }
         found
+    }
+
+    fn snapshot_traces(&self, tenant: &str) -> Vec<TraceSnapshot> {
+        let mut out = Vec::new();
+        for pending in &self.cuts {
+            for (t, head) in &pending.cut.tenants {
+                if t == tenant {
+                    out.extend(head.traces().iter().map(TraceSnapshot::from));
+                }
+            }
+        }
+        self.head.snapshot(tenant, &mut out);
+        out
     }
 
     async fn cut(&mut self) {

@@ -81,7 +81,7 @@ async fn lookup(
         })
 }
 
-fn tenant(state: &ApiState, headers: &HeaderMap) -> Result<TenantId, ApiError> {
+pub(crate) fn tenant(state: &ApiState, headers: &HeaderMap) -> Result<TenantId, ApiError> {
     tenant_from_headers(state.config.multitenancy_enabled, headers).map_err(|e| match e {
         TenantError::Missing => ApiError::new(StatusCode::UNAUTHORIZED, "no org id"),
         TenantError::Invalid(m) => ApiError::bad_request(m),

@@ -122,6 +122,58 @@ impl BlockCatalog {
         }
     }
 
+    /// Blocks of `tenant` overlapping `range_seconds` (all when `None`), newest end time first
+    /// (ties by block ID): the order searches visit them in.
+    pub async fn blocks_newest_first(
+        &self,
+        tenant: &str,
+        range_seconds: Option<(u64, u64)>,
+    ) -> Vec<Arc<CatalogBlock>> {
+        let mut blocks: Vec<Arc<CatalogBlock>> = {
+            let tenants = self.tenants.read().await;
+            tenants
+                .get(tenant)
+                .map(|blocks| {
+                    blocks
+                        .iter()
+                        .filter(|b| overlaps(&b.meta, range_seconds))
+                        .cloned()
+                        .collect()
+                })
+                .unwrap_or_default()
+        };
+        blocks.sort_by(|a, b| {
+            b.meta
+                .end_time_unix_nano
+                .cmp(&a.meta.end_time_unix_nano)
+                .then_with(|| a.meta.block_id.cmp(&b.meta.block_id))
+        });
+        blocks
+    }
+
+    /// The block's Parquet metadata (loaded once, then cached) and a reader over its data.
+    pub async fn open(
+        &self,
+        block: &CatalogBlock,
+    ) -> Result<(ArrowReaderMetadata, ObjectReader), StorageError> {
+        let size = block.meta.size;
+        let metadata = block
+            .metadata
+            .get_or_try_init(|| async {
+                let mut reader =
+                    ObjectReader::new(self.store.clone(), block.data_path.clone(), size);
+                load_block_metadata(&mut reader)
+                    .await
+                    .map_err(|source| StorageError::Block {
+                        block: block.meta.block_id.to_string(),
+                        source,
+                    })
+            })
+            .await?;
+        let reader = ObjectReader::new(self.store.clone(), block.data_path.clone(), size);
+        Ok((metadata.clone(), reader))
+    }
+
     /// Number of blocks of `tenant`.
     pub async fn block_count(&self, tenant: &str) -> usize {
         self.tenants.read().await.get(tenant).map_or(0, Vec::len)

@@ -1,0 +1,167 @@
+//! TraceQL search over every shard's memory and the tenant's blocks (TEMPO-SPEC §1.5, §4.6).
+//!
+//! Order of work, deterministic by design (Tempo's is not): the in-memory traces first, then
+//! blocks newest end time first, [`BLOCK_CONCURRENCY`] at a time but consumed in that order.
+//! The first `limit` distinct traces found are kept (later hits of kept traces still merge),
+//! and no further block is opened once `limit` traces are held — unless the query asks for
+//! `most_recent`, which scans everything in range and keeps the newest. The response is
+//! sorted by trace start, newest first. Metrics report the bytes actually fetched from
+//! blocks (plus the in-memory bytes encoded), spans inspected, and blocks planned/scanned.
+
+mod block_scan;
+mod combiner;
+mod head_scan;
+
+use std::sync::Arc;
+
+use futures::StreamExt as _;
+use tracecore_engine::scan::{ScanError, ScanOptions, SearchPlan, TraceHit};
+use tracecore_engine::{ShardHandle, TenantId};
+
+use crate::storage::StorageError;
+use crate::storage::catalog::BlockCatalog;
+pub use combiner::Combiner;
+
+/// Blocks scanned concurrently (results are still consumed newest first).
+pub const BLOCK_CONCURRENCY: usize = 2;
+
+/// A search to run.
+pub struct SearchRequest {
+    pub tenant: TenantId,
+    pub plan: Arc<SearchPlan>,
+    pub limit: usize,
+    pub spans_per_spanset: usize,
+    /// Unix seconds, inclusive.
+    pub range_seconds: Option<(u64, u64)>,
+}
+
+/// Tempo's `SearchMetrics` (TEMPO-SPEC §4.5).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct SearchMetrics {
+    pub inspected_traces: u64,
+    pub inspected_bytes: u64,
+    pub inspected_spans: u64,
+    pub total_blocks: u64,
+    pub total_block_bytes: u64,
+    pub total_jobs: u64,
+    pub completed_jobs: u64,
+}
+
+/// The merged result.
+pub struct SearchOutcome {
+    pub traces: Vec<TraceHit>,
+    pub metrics: SearchMetrics,
+}
+
+/// Why a search failed.
+#[derive(Debug, thiserror::Error)]
+pub enum SearchError {
+    #[error("{0}")]
+    Scan(#[from] ScanError),
+    #[error("{0}")]
+    Engine(#[from] tracecore_engine::EngineError),
+    #[error("{0}")]
+    Storage(#[from] StorageError),
+    #[error("block {block}: {message}")]
+    Block { block: String, message: String },
+    #[error("arrow: {0}")]
+    Arrow(#[from] arrow::error::ArrowError),
+    #[error("encoding in-memory traces: {0}")]
+    Encode(tracecore_engine::block::BlockError),
+    #[error("search task failed: {0}")]
+    Task(String),
+    #[error("search invariant violated: {0}")]
+    Internal(&'static str),
+}
+
+pub async fn search(
+    shards: &[ShardHandle],
+    catalog: &Arc<BlockCatalog>,
+    request: SearchRequest,
+) -> Result<SearchOutcome, SearchError> {
+    let options = ScanOptions {
+        spans_per_spanset: request.spans_per_spanset,
+        range_unix_nano: request.range_seconds.map(|(s, e)| {
+            (
+                s.saturating_mul(1_000_000_000),
+                e.saturating_mul(1_000_000_000).saturating_add(999_999_999),
+            )
+        }),
+    };
+    let most_recent = request.plan.most_recent;
+    let mut combiner = Combiner::new(if most_recent {
+        usize::MAX
+    } else {
+        request.limit
+    });
+    let mut metrics = SearchMetrics::default();
+
+    // In memory first: the newest data.
+    let snapshot = head_scan::snapshot(shards, &request.tenant).await?;
+    let blocks = catalog
+        .blocks_newest_first(request.tenant.as_str(), request.range_seconds)
+        .await;
+    metrics.total_blocks = blocks.len() as u64;
+    metrics.total_block_bytes = blocks.iter().map(|b| b.meta.size).sum();
+    metrics.total_jobs = 1 + blocks.len() as u64;
+    if !snapshot.is_empty() {
+        let plan = request.plan.clone();
+        let tenant = request.tenant.as_str().to_owned();
+        let (result, bytes) = tokio::task::spawn_blocking(move || {
+            head_scan::scan(&tenant, &snapshot, &plan, &options)
+        })
+        .await
+        .map_err(|e| SearchError::Task(e.to_string()))??;
+        metrics.inspected_bytes += bytes;
+        metrics.inspected_spans += result.inspected_spans;
+        metrics.inspected_traces += result.inspected_traces;
+        for hit in result.hits {
+            combiner.add(hit);
+        }
+    }
+    metrics.completed_jobs += 1;
+
+    let plan = request.plan.clone();
+    let mut scans = futures::stream::iter(blocks)
+        .map(|block| {
+            let plan = plan.clone();
+            let catalog = catalog.clone();
+            async move { block_scan::scan_block(&catalog, &block, &plan, &options).await }
+        })
+        .buffered(BLOCK_CONCURRENCY);
+    let mut kept = if most_recent { Some(Vec::new()) } else { None };
+    while !(combiner.is_full() && kept.is_none()) {
+        let Some(scan) = scans.next().await else {
+            break;
+        };
+        let scan = scan?;
+        metrics.completed_jobs += 1;
+        metrics.inspected_bytes += scan.inspected_bytes;
+        metrics.inspected_spans += scan.result.inspected_spans;
+        metrics.inspected_traces += scan.result.inspected_traces;
+        match &mut kept {
+            Some(all) => all.extend(scan.result.hits),
+            None => {
+                for hit in scan.result.hits {
+                    combiner.add(hit);
+                }
+            }
+        }
+    }
+    let traces = match kept {
+        None => combiner.finish(),
+        Some(block_hits) => newest(combiner, block_hits, request.limit),
+    };
+    Ok(SearchOutcome { traces, metrics })
+}
+
+/// `most_recent`: every hit merged per trace, then the `limit` newest.
+fn newest(head: Combiner, block_hits: Vec<TraceHit>, limit: usize) -> Vec<TraceHit> {
+    let mut all = Combiner::new(usize::MAX);
+    for hit in head.finish().into_iter().chain(block_hits) {
+        all.add(hit);
+    }
+    let mut traces = all.finish();
+    traces.truncate(limit);
+    traces
+}

@@ -1,0 +1,136 @@
+//! Scans one committed block for a search: row groups pruned by the trace-start statistics
+//! of the time range, only the plan's columns fetched and decoded, batches re-cut on trace
+//! boundaries (a trace may straddle two batches or row groups) before evaluation.
+
+use std::sync::atomic::Ordering;
+
+use arrow::array::{Array, AsArray, RecordBatch};
+use arrow::compute::concat_batches;
+use futures::TryStreamExt as _;
+use parquet::arrow::{ParquetRecordBatchStreamBuilder, ProjectionMask};
+use parquet::file::metadata::ParquetMetaData;
+use tracecore_engine::block::schema::col;
+use tracecore_engine::scan::{BatchResult, ScanOptions, SearchPlan, SpanBatch, search_batch};
+
+use super::SearchError;
+use crate::storage::catalog::{BlockCatalog, CatalogBlock};
+
+/// Rows decoded per Arrow batch.
+const BATCH_ROWS: usize = 16 * 1024;
+
+/// What scanning one block yielded.
+#[derive(Default)]
+pub struct BlockScan {
+    pub result: BatchResult,
+    pub inspected_bytes: u64,
+}
+
+pub async fn scan_block(
+    catalog: &BlockCatalog,
+    block: &CatalogBlock,
+    plan: &SearchPlan,
+    options: &ScanOptions,
+) -> Result<BlockScan, SearchError> {
+    let (metadata, reader) = catalog.open(block).await?;
+    let counter = reader.bytes_read();
+    let row_groups = row_groups_in_range(metadata.metadata(), options.range_unix_nano);
+    let mut out = BlockScan::default();
+    if row_groups.is_empty() {
+        return Ok(out);
+    }
+    let block_error = |e: parquet::errors::ParquetError| SearchError::Block {
+        block: block.meta.block_id.to_string(),
+        message: e.to_string(),
+    };
+    let schema = metadata.metadata().file_metadata().schema_descr_ptr();
+    let mut stream = ParquetRecordBatchStreamBuilder::new_with_metadata(reader, metadata.clone())
+        .with_projection(ProjectionMask::roots(
+            &schema,
+            plan.columns().iter().copied(),
+        ))
+        .with_row_groups(row_groups)
+        .with_batch_size(BATCH_ROWS)
+        .build()
+        .map_err(block_error)?;
+    let mut pending: Option<RecordBatch> = None;
+    while let Some(batch) = stream.try_next().await.map_err(block_error)? {
+        let batch = match pending.take() {
+            Some(p) => concat_batches(&batch.schema(), [&p, &batch])?,
+            None => batch,
+        };
+        let cut = last_trace_start(&batch)?;
+        if cut > 0 {
+            evaluate(plan, batch.slice(0, cut), options, &mut out.result)?;
+        }
+        pending = Some(batch.slice(cut, batch.num_rows() - cut));
+    }
+    if let Some(rest) = pending.filter(|b| b.num_rows() > 0) {
+        evaluate(plan, rest, options, &mut out.result)?;
+    }
+    out.inspected_bytes = counter.load(Ordering::Relaxed);
+    Ok(out)
+}
+
+fn evaluate(
+    plan: &SearchPlan,
+    batch: RecordBatch,
+    options: &ScanOptions,
+    into: &mut BatchResult,
+) -> Result<(), SearchError> {
+    let batch = SpanBatch::new(batch)?;
+    let r = search_batch(plan, &batch, options)?;
+    into.hits.extend(r.hits);
+    into.inspected_spans += r.inspected_spans;
+    into.inspected_traces += r.inspected_traces;
+    Ok(())
+}
+
+/// The first row of the batch's last trace (its rows may continue in the next batch).
+fn last_trace_start(batch: &RecordBatch) -> Result<usize, SearchError> {
+    let ids = batch
+        .column_by_name("trace_id")
+        .and_then(|c| c.as_fixed_size_binary_opt())
+        .ok_or(SearchError::Internal("trace_id column missing"))?;
+    let n = ids.len();
+    if n == 0 {
+        return Ok(0);
+    }
+    let last = ids.value(n - 1);
+    let mut row = n - 1;
+    while row > 0 && ids.value(row - 1) == last {
+        row -= 1;
+    }
+    Ok(row)
+}
+
+/// Row groups whose traces can overlap the range, by `trace_start_unix_nano` min/max and
+/// `trace_duration_nano` max statistics.
+fn row_groups_in_range(metadata: &ParquetMetaData, range: Option<(u64, u64)>) -> Vec<usize> {
+    let all = 0..metadata.num_row_groups();
+    let Some((from, to)) = range else {
+        return all.collect();
+    };
+    let u64_stat = |rg: &parquet::file::metadata::RowGroupMetaData, column: usize, max: bool| {
+        let stats = rg.column(column).statistics()?;
+        let bytes = if max {
+            stats.max_bytes_opt()?
+        } else {
+            stats.min_bytes_opt()?
+        };
+        // Parquet stores UInt64 as INT64 bits.
+        Some(u64::from_le_bytes(bytes.get(..8)?.try_into().ok()?))
+    };
+    all.filter(|&i| {
+        let rg = metadata.row_group(i);
+        let min_start = u64_stat(rg, col::TRACE_START_UNIX_NANO, false);
+        let max_start = u64_stat(rg, col::TRACE_START_UNIX_NANO, true);
+        let max_duration = u64_stat(rg, col::TRACE_DURATION_NANO, true);
+        match (min_start, max_start, max_duration) {
+            (Some(min_start), Some(max_start), Some(max_duration)) => {
+                min_start <= to && max_start.saturating_add(max_duration) >= from
+            }
+            _ => true,
+        }
+    })
+    .collect()
+}
