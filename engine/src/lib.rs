@@ -25,6 +25,7 @@ pub mod scan;
 pub mod shard;
 pub mod tenant;
 pub mod trace_id;
+pub mod trace_limits;
 pub mod wal;
 
 pub use config::{EngineConfig, WalSync};
@@ -35,3 +36,4 @@ pub use metrics::EngineMetrics;
 pub use shard::{BlockSink, ShardHandle, ShardPool};
 pub use tenant::TenantId;
 pub use trace_id::TraceId;
+pub use trace_limits::{LimitRefusals, TraceLimits};

@@ -22,6 +22,7 @@ mod hits;
 mod plan;
 mod row_value;
 mod spanset;
+mod tags;
 mod values;
 
 use arrow::array::BooleanArray;
@@ -32,6 +33,7 @@ pub use hits::{ServiceStats, SpanHit, SpansetHit, TraceHit};
 pub use plan::SearchPlan;
 pub use row_value::RowValue;
 pub use spanset::Spanset;
+pub use tags::{TagLookup, TagNames, TagScope, TagValues};
 
 use crate::block::schema::col;
 use plan::PlanStage;

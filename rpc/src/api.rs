@@ -5,6 +5,7 @@ pub mod ops;
 pub mod request_metrics;
 pub mod search;
 pub mod search_json;
+pub mod tags;
 pub mod trace_by_id;
 
 use std::sync::{Arc, OnceLock};
@@ -18,6 +19,7 @@ use prometheus_client::registry::Registry;
 use tracecore_engine::ShardHandle;
 
 use crate::config::Config;
+use crate::limits::TenantOverrides;
 use crate::storage::catalog::BlockCatalog;
 use crate::telemetry::RpcMetrics;
 
@@ -29,6 +31,8 @@ pub struct ApiState {
     pub catalog: Arc<BlockCatalog>,
     /// Set once every shard has replayed its WAL.
     pub shards: OnceLock<Vec<ShardHandle>>,
+    /// Per-tenant limits (`/status/overrides`, read limits of queries).
+    pub overrides: Arc<TenantOverrides>,
 }
 
 impl ApiState {
@@ -91,6 +95,10 @@ pub fn router(state: Arc<ApiState>) -> Router {
         .route("/api/echo", get(ops::echo))
         .route("/api/status/buildinfo", get(ops::buildinfo))
         .route("/api/search", get(search::handler))
+        .route("/api/search/tags", get(tags::v1_names))
+        .route("/api/v2/search/tags", get(tags::v2_names))
+        .route("/api/search/tag/{tag}/values", get(tags::v1_values))
+        .route("/api/v2/search/tag/{tag}/values", get(tags::v2_values))
         .route("/api/traces/{traceid}", get(trace_by_id::v1))
         .route("/api/v2/traces/{traceid}", get(trace_by_id::v2));
     let api = if prefix.is_empty() {
@@ -104,6 +112,11 @@ pub fn router(state: Arc<ApiState>) -> Router {
         .route("/status", get(ops::status))
         .route("/status/config", get(ops::status_config))
         .route("/status/version", get(ops::status_version))
+        .route("/status/overrides", get(ops::status_overrides))
+        .route(
+            "/status/overrides/{tenant}",
+            get(ops::status_tenant_overrides),
+        )
         .route("/flush", post(ops::flush))
         .merge(api)
         .layer(tower_http::compression::CompressionLayer::new().gzip(true))

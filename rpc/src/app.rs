@@ -13,6 +13,8 @@ use crate::api::{self, ApiState};
 use crate::config::{Config, JaegerReceiverConfig};
 use crate::ingest::Ingester;
 use crate::jaeger::AgentProtocol;
+use crate::limits::reloader::run_reloader;
+use crate::limits::{IngestionRateLimiter, LimitsMetrics, TenantOverrides};
 use crate::receivers::http_ingest::HttpIngestState;
 use crate::receivers::jaeger_grpc::jaeger_grpc_service;
 use crate::receivers::jaeger_udp::JaegerUdpReceiver;
@@ -59,6 +61,10 @@ async fn serve(config: Config, io: tokio::runtime::Handle) -> Result<(), String>
     let mut registry = Registry::default();
     let engine_metrics = EngineMetrics::register(&mut registry);
     let rpc_metrics = RpcMetrics::register(&mut registry);
+    let limits_metrics = LimitsMetrics::register(&mut registry);
+    let overrides =
+        TenantOverrides::load(&config.overrides, limits_metrics).map_err(|e| e.to_string())?;
+    let rate_limiter = Arc::new(IngestionRateLimiter::default());
 
     let bucket = Bucket::open(&config.storage.trace).map_err(|e| e.to_string())?;
     let catalog = Arc::new(BlockCatalog::new(bucket.store.clone()));
@@ -73,6 +79,7 @@ async fn serve(config: Config, io: tokio::runtime::Handle) -> Result<(), String>
         metrics: rpc_metrics.clone(),
         catalog: catalog.clone(),
         shards: OnceLock::new(),
+        overrides: overrides.clone(),
     });
     let (stop_tx, stop_rx) = watch::channel(false);
     let http_addr = format!(
@@ -102,7 +109,13 @@ async fn serve(config: Config, io: tokio::runtime::Handle) -> Result<(), String>
             .map_err(|e| e.to_string())?;
     let shards = pool.handles().to_vec();
     let _ = state.shards.set(shards.clone());
-    let ingester = Ingester::new(shards, rpc_metrics.clone());
+    let ingester = Ingester::new(
+        shards,
+        rpc_metrics.clone(),
+        overrides.clone(),
+        rate_limiter.clone(),
+    );
+    let reloader = tokio::spawn(run_reloader(overrides, rate_limiter, stop_rx.clone()));
 
     let mut servers = vec![api_server];
     if let Some(otlp) = &config.distributor.receivers.otlp {
@@ -180,6 +193,7 @@ async fn serve(config: Config, io: tokio::runtime::Handle) -> Result<(), String>
             Err(_) => tracing::warn!("a server did not stop within 10s"),
         }
     }
+    let _ = reloader.await;
     drop(ingester);
     drop(state);
     let stopped = tokio::task::spawn_blocking(move || pool.shutdown());

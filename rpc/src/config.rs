@@ -6,11 +6,13 @@
 //! 4317/4318, the API on 3200, a single tenant.
 
 pub mod expand_env;
+pub mod overrides;
 pub mod redact;
 pub mod schema;
 
 use std::path::Path;
 
+pub use overrides::{LimitsSpec, OverridesConfig, RateStrategy};
 pub use redact::redacted_yaml;
 pub use schema::*;
 

@@ -1,12 +1,19 @@
-//! The transport-independent write path of the facade: skim, split per shard, push, await the
-//! durable acknowledgement of every shard, and account for what was accepted or refused.
+//! The transport-independent write path of the facade: skim, split per shard, apply the
+//! tenant's limits, push, await the durable acknowledgement of every shard, and account for
+//! what was accepted or refused.
+//!
+//! Limits come before the WAL: the ingestion rate limit refuses a whole request (429) before
+//! anything is sent to a shard; the per-trace limits are applied by each shard before its WAL
+//! write, and what they refuse is reported as a partial success, never acknowledged.
 
 use std::sync::Arc;
+use std::time::Instant;
 
 use bytes::Bytes;
 use tracecore_engine::routing::shard_for;
-use tracecore_engine::{EngineError, ErrorKind, ShardHandle, TenantId};
+use tracecore_engine::{EngineError, ErrorKind, LimitRefusals, ShardHandle, TenantId};
 
+use crate::limits::{IngestionRateLimiter, RateLimited, TenantLimits, TenantOverrides};
 use crate::otlp::skim::{SkimError, SkimLimits, skim_export_request};
 use crate::telemetry::{RpcMetrics, TenantLabels};
 
@@ -30,6 +37,8 @@ pub enum IngestError {
     Engine(#[from] EngineError),
     #[error("tracecore is starting: the wal is being replayed")]
     NotReady,
+    #[error("{0}")]
+    RateLimited(#[from] RateLimited),
 }
 
 impl IngestError {
@@ -40,6 +49,7 @@ impl IngestError {
             IngestError::Malformed(_) => ErrorKind::Internal,
             IngestError::Engine(e) => e.kind(),
             IngestError::NotReady => ErrorKind::Unavailable,
+            IngestError::RateLimited(_) => ErrorKind::Overloaded,
         }
     }
 }
@@ -49,20 +59,30 @@ pub struct Ingester {
     shards: Vec<ShardHandle>,
     metrics: RpcMetrics,
     limits: SkimLimits,
+    overrides: Arc<TenantOverrides>,
+    rate: Arc<IngestionRateLimiter>,
 }
 
 impl Ingester {
-    pub fn new(shards: Vec<ShardHandle>, metrics: RpcMetrics) -> Arc<Ingester> {
+    pub fn new(
+        shards: Vec<ShardHandle>,
+        metrics: RpcMetrics,
+        overrides: Arc<TenantOverrides>,
+        rate: Arc<IngestionRateLimiter>,
+    ) -> Arc<Ingester> {
         Arc::new(Ingester {
             shards,
             metrics,
             limits: SkimLimits::default(),
+            overrides,
+            rate,
         })
     }
 
     /// Ingests one encoded `ExportTraceServiceRequest` for `tenant`. Returns after every span
-    /// is durable. A request some shard cannot take is refused as a whole with a retryable
-    /// error (429/503); `PushOutcome::rejected_spans` is for permanent, per-span refusals.
+    /// is durable. A request over the tenant's ingestion rate, or that some shard cannot take,
+    /// is refused as a whole with a retryable error (429/503); `PushOutcome::rejected_spans` is
+    /// for permanent, per-span refusals (per-trace limits).
     pub async fn push(&self, tenant: &TenantId, body: &Bytes) -> Result<PushOutcome, IngestError> {
         let shards = self.shards.len();
         let skimmed = match skim_export_request(body, &self.limits, shards, |id| {
@@ -80,6 +100,16 @@ impl Ingester {
                 return Err(error.into());
             }
         };
+        let limits = self.overrides.limits_for(tenant.as_str());
+        if let Err(refused) =
+            self.rate
+                .admit(tenant.as_str(), body.len() as u64, &limits, Instant::now())
+        {
+            self.metrics
+                .discard("rate_limited", tenant.as_str(), skimmed.span_count);
+            return Err(refused.into());
+        }
+        let trace_limits = limits.trace_limits(shards);
         // Admission is all-or-nothing: reserve a mailbox slot on every shard the request
         // touches before sending anything, so a full queue refuses the whole request (429) and
         // nothing of it is written.
@@ -101,16 +131,22 @@ impl Ingester {
         for (permit, fragments) in permits {
             let spans: u64 = fragments.iter().map(|f| u64::from(f.span_count)).sum();
             let bytes: u64 = fragments.iter().map(|f| f.otlp.len() as u64).sum();
-            pending.push((spans, bytes, permit.push(tenant.clone(), fragments)));
+            pending.push((
+                spans,
+                bytes,
+                permit.push(tenant.clone(), fragments, trace_limits),
+            ));
         }
         let mut outcome = PushOutcome::default();
         let mut accepted_bytes = 0;
+        let mut limited = LimitRefusals::default();
         let mut refused: Vec<(u64, EngineError)> = Vec::new();
         for (spans, bytes, rx) in pending {
             match rx.await {
-                Ok(Ok(())) => {
-                    outcome.accepted_spans += spans;
-                    accepted_bytes += bytes;
+                Ok(Ok(refusals)) => {
+                    outcome.accepted_spans += spans - refusals.total();
+                    accepted_bytes += bytes - refusals.bytes;
+                    limited.add(refusals);
                 }
                 Ok(Err(error)) => refused.push((spans, error)),
                 Err(_) => refused.push((
@@ -133,6 +169,13 @@ impl Ingester {
             .bytes_received
             .get_or_create(&labels)
             .inc_by(accepted_bytes);
+        self.metrics.discard(
+            "live_traces_exceeded",
+            tenant.as_str(),
+            limited.live_traces_exceeded,
+        );
+        self.metrics
+            .discard("trace_too_large", tenant.as_str(), limited.trace_too_large);
         if let Some((_, first)) = refused.into_iter().next() {
             // Every refusal a shard can make after admission is transient (flushes behind, a
             // failed fsync). Refuse the whole request with a retryable status: the parts other
@@ -142,10 +185,32 @@ impl Ingester {
                 ErrorKind::Overloaded => "rate_limited",
                 _ => "unknown_error",
             };
-            let refused_spans = skimmed.span_count - outcome.accepted_spans;
+            let refused_spans = skimmed.span_count - outcome.accepted_spans - limited.total();
             self.metrics.discard(reason, tenant.as_str(), refused_spans);
             return Err(first.into());
         }
+        if limited.total() > 0 {
+            outcome.rejected_spans = limited.total();
+            outcome.message = Some(limit_message(&limited, &limits, tenant));
+        }
         Ok(outcome)
     }
+}
+
+/// The `partial_success` message for spans refused by per-trace limits.
+fn limit_message(refused: &LimitRefusals, limits: &TenantLimits, tenant: &TenantId) -> String {
+    let mut parts = Vec::new();
+    if refused.live_traces_exceeded > 0 {
+        parts.push(format!(
+            "LIVE_TRACES_EXCEEDED: {} spans of new traces refused: user {tenant} has reached max_traces_per_user ({} live traces)",
+            refused.live_traces_exceeded, limits.max_traces_per_user
+        ));
+    }
+    if refused.trace_too_large > 0 {
+        parts.push(format!(
+            "TRACE_TOO_LARGE: {} spans refused: their traces would exceed max_bytes_per_trace ({} bytes) for user {tenant}",
+            refused.trace_too_large, limits.max_bytes_per_trace
+        ));
+    }
+    parts.join("; ")
 }

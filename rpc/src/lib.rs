@@ -16,6 +16,7 @@ pub mod config;
 pub mod flags;
 pub mod ingest;
 pub mod jaeger;
+pub mod limits;
 pub mod otlp;
 pub mod query;
 pub mod receivers;

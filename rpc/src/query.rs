@@ -3,4 +3,5 @@
 pub mod combine;
 pub mod search;
 pub mod span_id_dedupe;
+pub mod tags;
 pub mod trace_by_id;

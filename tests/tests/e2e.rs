@@ -17,11 +17,21 @@ mod hostile;
 mod ingest;
 #[path = "e2e/jaeger_zipkin.rs"]
 mod jaeger_zipkin;
+#[path = "e2e/limits_noisy.rs"]
+mod limits_noisy;
+#[path = "e2e/limits_rate.rs"]
+mod limits_rate;
+#[path = "e2e/limits_support.rs"]
+mod limits_support;
+#[path = "e2e/limits_traces.rs"]
+mod limits_traces;
 #[path = "e2e/overload.rs"]
 mod overload;
 #[path = "e2e/query.rs"]
 mod query;
 #[path = "e2e/search.rs"]
 mod search;
+#[path = "e2e/tags.rs"]
+mod tags;
 #[path = "e2e/tenancy.rs"]
 mod tenancy;

@@ -76,7 +76,7 @@ pub struct SearchPlan {
 }
 
 /// Columns every search reads (result metadata, service stats, tree structure).
-const BASE_COLUMNS: [usize; 13] = [
+pub(crate) const BASE_COLUMNS: [usize; 13] = [
     col::TRACE_ID,
     col::TRACE_START_UNIX_NANO,
     col::TRACE_DURATION_NANO,
@@ -228,34 +228,37 @@ impl SearchPlan {
     }
 
     fn add_columns(&mut self, expr: &FieldExpr) {
-        let mut refs = Vec::new();
-        field_refs(expr, &mut refs);
-        for r in refs {
-            let needed: &[usize] = match r {
-                FieldRef::Intrinsic(i) => match i {
-                    Intrinsic::Name => &[col::NAME],
-                    Intrinsic::Kind => &[col::KIND],
-                    Intrinsic::StatusMessage => &[col::STATUS_MESSAGE],
-                    Intrinsic::EventName | Intrinsic::EventTimeSinceStart => &[col::EVENTS],
-                    Intrinsic::LinkSpanId | Intrinsic::LinkTraceId => &[col::LINKS],
-                    Intrinsic::InstrumentationName | Intrinsic::InstrumentationVersion => {
-                        &[col::SCOPE]
-                    }
-                    _ => &[],
-                },
-                FieldRef::Attribute(Attribute { scope, .. }) => match scope {
-                    AttributeScope::Span | AttributeScope::Unscoped => &[col::ATTRIBUTES],
-                    AttributeScope::Resource => &[],
-                    AttributeScope::Event => &[col::EVENTS],
-                    AttributeScope::Link => &[col::LINKS],
-                    AttributeScope::Instrumentation => &[col::SCOPE],
-                },
-            };
-            self.columns.extend_from_slice(needed);
-        }
+        columns_for(expr, &mut self.columns);
         if self.wants_name {
             self.columns.push(col::NAME);
         }
+    }
+}
+
+/// Appends the top-level columns `expr` reads (beyond [`BASE_COLUMNS`]).
+pub(crate) fn columns_for(expr: &FieldExpr, columns: &mut Vec<usize>) {
+    let mut refs = Vec::new();
+    field_refs(expr, &mut refs);
+    for r in refs {
+        let needed: &[usize] = match r {
+            FieldRef::Intrinsic(i) => match i {
+                Intrinsic::Name => &[col::NAME],
+                Intrinsic::Kind => &[col::KIND],
+                Intrinsic::StatusMessage => &[col::STATUS_MESSAGE],
+                Intrinsic::EventName | Intrinsic::EventTimeSinceStart => &[col::EVENTS],
+                Intrinsic::LinkSpanId | Intrinsic::LinkTraceId => &[col::LINKS],
+                Intrinsic::InstrumentationName | Intrinsic::InstrumentationVersion => &[col::SCOPE],
+                _ => &[],
+            },
+            FieldRef::Attribute(Attribute { scope, .. }) => match scope {
+                AttributeScope::Span | AttributeScope::Unscoped => &[col::ATTRIBUTES],
+                AttributeScope::Resource => &[],
+                AttributeScope::Event => &[col::EVENTS],
+                AttributeScope::Link => &[col::LINKS],
+                AttributeScope::Instrumentation => &[col::SCOPE],
+            },
+        };
+        columns.extend_from_slice(needed);
     }
 }
 

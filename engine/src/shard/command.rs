@@ -11,18 +11,21 @@ use crate::error::EngineError;
 use crate::fragment::TraceFragment;
 use crate::head::TraceSnapshot;
 use crate::tenant::TenantId;
+use crate::trace_limits::{LimitRefusals, TraceLimits};
 
 /// Reply channel of a command.
 pub type Reply<T> = oneshot::Sender<Result<T, EngineError>>;
 
 /// A request to a shard's pump.
 pub enum ShardCommand {
-    /// Make fragments durable, then add them to the head block. Replies after fdatasync.
+    /// Make fragments durable, then add them to the head block. Replies after fdatasync
+    /// with the spans refused for the tenant's per-trace `limits` (never written).
     Push {
         tenant: TenantId,
         fragments: Vec<TraceFragment>,
         bytes: usize,
-        reply: Reply<()>,
+        limits: TraceLimits,
+        reply: Reply<LimitRefusals>,
     },
     /// The OTLP bytes (valid `TracesData`) of a trace held in memory: head and cut blocks not
     /// yet committed. Empty when the shard holds none of it.

@@ -8,6 +8,7 @@ use crate::error::EngineError;
 use crate::fragment::TraceFragment;
 use crate::head::TraceSnapshot;
 use crate::tenant::TenantId;
+use crate::trace_limits::{LimitRefusals, TraceLimits};
 
 /// Mailbox of one shard.
 #[derive(Clone)]
@@ -35,19 +36,22 @@ impl ShardHandle {
         Ok(PushPermit { permit })
     }
 
-    /// Queues fragments for durable ingest. Fails at once with `Overloaded` when the mailbox is
-    /// full; otherwise the returned receiver resolves after fdatasync.
+    /// Queues fragments for durable ingest under the tenant's per-trace `limits`. Fails at
+    /// once with `Overloaded` when the mailbox is full; otherwise the returned receiver resolves
+    /// after fdatasync with the spans refused for the limits.
     pub fn push(
         &self,
         tenant: TenantId,
         fragments: Vec<TraceFragment>,
-    ) -> Result<oneshot::Receiver<Result<(), EngineError>>, EngineError> {
+        limits: TraceLimits,
+    ) -> Result<oneshot::Receiver<Result<LimitRefusals, EngineError>>, EngineError> {
         let (reply, rx) = oneshot::channel();
         let bytes = fragments.iter().map(TraceFragment::byte_len).sum();
         let command = ShardCommand::Push {
             tenant,
             fragments,
             bytes,
+            limits,
             reply,
         };
         self.tx.try_send(command).map_err(|e| match e {
@@ -112,18 +116,21 @@ pub struct PushPermit<'a> {
 }
 
 impl PushPermit<'_> {
-    /// Sends the push through the reserved slot; resolves after fdatasync.
+    /// Sends the push through the reserved slot; resolves after fdatasync with the spans
+    /// refused for the tenant's per-trace `limits`.
     pub fn push(
         self,
         tenant: TenantId,
         fragments: Vec<TraceFragment>,
-    ) -> oneshot::Receiver<Result<(), EngineError>> {
+        limits: TraceLimits,
+    ) -> oneshot::Receiver<Result<LimitRefusals, EngineError>> {
         let (reply, rx) = oneshot::channel();
         let bytes = fragments.iter().map(TraceFragment::byte_len).sum();
         self.permit.send(ShardCommand::Push {
             tenant,
             fragments,
             bytes,
+            limits,
             reply,
         });
         rx

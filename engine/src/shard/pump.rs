@@ -18,6 +18,7 @@ use crate::fragment::TraceFragment;
 use crate::head::{HeadBlock, TraceSnapshot};
 use crate::metrics::{EngineMetrics, ShardLabel, TenantLabel};
 use crate::tenant::TenantId;
+use crate::trace_limits::{LimitRefusals, TraceLimiter, TraceLimits};
 use crate::wal::{encode_record, replay_dir};
 
 struct PendingCut {
@@ -34,6 +35,7 @@ pub struct Shard<R: ShardRuntime> {
     label: ShardLabel,
     wal: WalWriter<R>,
     head: HeadBlock,
+    limiter: TraceLimiter,
     cuts: VecDeque<PendingCut>,
     flush_waiters: Vec<(u64, Reply<()>)>,
     sink: Arc<dyn BlockSink>,
@@ -44,7 +46,8 @@ pub struct Shard<R: ShardRuntime> {
 struct PushRequest {
     tenant: TenantId,
     fragments: Vec<TraceFragment>,
-    reply: Reply<()>,
+    limits: TraceLimits,
+    reply: Reply<LimitRefusals>,
 }
 
 impl<R: ShardRuntime> Shard<R> {
@@ -96,6 +99,7 @@ impl<R: ShardRuntime> Shard<R> {
             traces = head.trace_count(),
             "wal replayed"
         );
+        let limiter = TraceLimiter::new(config.trace_idle_period, now);
         let wal = WalWriter::open(rt.clone(), &dir, last_seq, config.wal_sync, metrics.clone())
             .await
             .map_err(replay_error)?;
@@ -109,6 +113,7 @@ impl<R: ShardRuntime> Shard<R> {
             metrics,
             wal,
             head,
+            limiter,
             cuts: VecDeque::new(),
             flush_waiters: Vec::new(),
             sink,
@@ -166,11 +171,13 @@ impl<R: ShardRuntime> Shard<R> {
                 ShardCommand::Push {
                     tenant,
                     fragments,
+                    limits,
                     reply,
                     ..
                 } => pushes.push(PushRequest {
                     tenant,
                     fragments,
+                    limits,
                     reply,
                 }),
                 other => others.push(other),
@@ -185,7 +192,7 @@ impl<R: ShardRuntime> Shard<R> {
     }
 
     // PERFORMANCE-CRITICAL: one WAL write + one fdatasync for the whole batch.
-    async fn commit_pushes(&mut self, pushes: Vec<PushRequest>) {
+    async fn commit_pushes(&mut self, mut pushes: Vec<PushRequest>) {
         if self.cuts.len() >= self.config.max_pending_cuts {
             for p in pushes {
                 let _ = p.reply.send(Err(EngineError::Overloaded {
@@ -195,8 +202,23 @@ impl<R: ShardRuntime> Shard<R> {
             }
             return;
         }
+        // Per-trace limits before the WAL: refused fragments are never written.
+        let admitted_at = Instant::now();
+        let refusals: Vec<LimitRefusals> = pushes
+            .iter_mut()
+            .map(|p| {
+                self.limiter
+                    .admit(p.tenant.as_str(), &mut p.fragments, p.limits, admitted_at)
+            })
+            .collect();
+        if pushes.iter().all(|p| p.fragments.is_empty()) {
+            for (p, refused) in pushes.into_iter().zip(refusals) {
+                let _ = p.reply.send(Ok(refused));
+            }
+            return;
+        }
         self.record_buf.clear();
-        for p in &pushes {
+        for p in pushes.iter().filter(|p| !p.fragments.is_empty()) {
             encode_record(
                 &mut self.record_buf,
                 p.tenant.as_str(),
@@ -206,6 +228,7 @@ impl<R: ShardRuntime> Shard<R> {
         }
         if let Err(error) = self.wal.append_durably(&self.record_buf).await {
             tracing::error!(shard = self.id, %error, "wal write failed; requests refused");
+            self.limiter.rollback();
             let message = error.to_string();
             for p in pushes {
                 let _ = p.reply.send(Err(EngineError::WalWrite {
@@ -219,12 +242,14 @@ impl<R: ShardRuntime> Shard<R> {
             }
             return;
         }
-        self.metrics.wal_records_written.inc_by(pushes.len() as u64);
+        self.limiter.commit();
+        let records = pushes.iter().filter(|p| !p.fragments.is_empty()).count();
+        self.metrics.wal_records_written.inc_by(records as u64);
         self.metrics
             .group_commit_requests
             .observe(pushes.len() as f64);
         let now = Instant::now();
-        for p in pushes {
+        for (p, refused) in pushes.into_iter().zip(refusals) {
             let created = self.head.apply(p.tenant.as_str(), &p.fragments, now);
             if created > 0 {
                 self.metrics
@@ -234,7 +259,7 @@ impl<R: ShardRuntime> Shard<R> {
                     })
                     .inc_by(created as u64);
             }
-            let _ = p.reply.send(Ok(()));
+            let _ = p.reply.send(Ok(refused));
         }
         if self.head.bytes() >= self.config.max_block_bytes.min(self.config.max_head_bytes) {
             self.cut().await;
@@ -322,6 +347,7 @@ impl<R: ShardRuntime> Shard<R> {
             seq,
             tenants: self.head.take(),
         });
+        self.limiter.on_cut(Instant::now());
         tracing::debug!(shard = self.id, seq, traces, "head block cut");
         self.cuts.push_back(PendingCut {
             cut: cut.clone(),

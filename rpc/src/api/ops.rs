@@ -1,10 +1,11 @@
-//! Operational endpoints: readiness, metrics, echo, build info, config, flush.
+//! Operational endpoints: readiness, metrics, echo, build info, config, overrides, flush.
 
 use std::sync::Arc;
 
-use axum::extract::State;
+use axum::extract::{Path, State};
 use axum::response::{IntoResponse, Response};
-use http::{StatusCode, header};
+use http::{HeaderMap, StatusCode, header};
+use serde::Serialize;
 
 use super::{ApiState, plain};
 
@@ -70,7 +71,7 @@ pub async fn status(State(state): State<Arc<ApiState>>) -> Response {
     plain(
         StatusCode::OK,
         &format!(
-            "tracecore {}\ntarget: {}\nshards: {shards}\nendpoints: /ready /metrics /status/config /flush /api/traces/<id> /api/v2/traces/<id>",
+            "tracecore {}\ntarget: {}\nshards: {shards}\nendpoints: /ready /metrics /status/config /status/overrides /flush /api/traces/<id> /api/v2/traces/<id>",
             env!("CARGO_PKG_VERSION"),
             state.config.target
         ),
@@ -84,6 +85,54 @@ pub async fn status_config(State(state): State<Arc<ApiState>>) -> Response {
             StatusCode::OK,
             [(header::CONTENT_TYPE, "text/plain; charset=utf-8")],
             yaml,
+        )
+            .into_response(),
+        Err(error) => plain(StatusCode::INTERNAL_SERVER_ERROR, &error),
+    }
+}
+
+/// `/status/overrides`: the default limits and every entry of the per-tenant overrides file,
+/// resolved (an entry shows zero where it omits a key: entries do not inherit the defaults).
+/// YAML, or JSON with `Accept: application/json`.
+pub async fn status_overrides(State(state): State<Arc<ApiState>>, headers: HeaderMap) -> Response {
+    yaml_or_json(&headers, &state.overrides.status())
+}
+
+/// `/status/overrides/{tenant}`: the limits `tenant` gets and their source (`tenant`,
+/// `wildcard` or `defaults`).
+pub async fn status_tenant_overrides(
+    State(state): State<Arc<ApiState>>,
+    Path(tenant): Path<String>,
+    headers: HeaderMap,
+) -> Response {
+    if let Err(error) = tracecore_engine::TenantId::parse(&tenant) {
+        return plain(StatusCode::BAD_REQUEST, &error.to_string());
+    }
+    yaml_or_json(&headers, &state.overrides.tenant_status(&tenant))
+}
+
+fn yaml_or_json<T: Serialize>(headers: &HeaderMap, value: &T) -> Response {
+    let json = headers
+        .get(header::ACCEPT)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|v| v.contains("application/json"));
+    let rendered = if json {
+        serde_json::to_string(value).map_err(|e| e.to_string())
+    } else {
+        yaml_serde::to_string(value).map_err(|e| e.to_string())
+    };
+    match rendered {
+        Ok(body) => (
+            StatusCode::OK,
+            [(
+                header::CONTENT_TYPE,
+                if json {
+                    "application/json"
+                } else {
+                    "text/plain; charset=utf-8"
+                },
+            )],
+            body,
         )
             .into_response(),
         Err(error) => plain(StatusCode::INTERNAL_SERVER_ERROR, &error),

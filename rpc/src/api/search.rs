@@ -67,7 +67,17 @@ async fn run(
     headers: &HeaderMap,
 ) -> Result<Vec<u8>, ApiError> {
     let tenant = tenant(state, headers)?;
-    let request = parse_request(params, now_seconds())?;
+    let max_range = state
+        .overrides
+        .limits_for(tenant.as_str())
+        .max_search_duration
+        .as_secs();
+    let max_range = if max_range == 0 {
+        MAX_RANGE_SECONDS
+    } else {
+        max_range
+    };
+    let request = parse_request(params, now_seconds(), max_range)?;
     let shards = state.shards()?;
     let plan = SearchPlan::new(&request.query).map_err(|e| {
         if e.is_client_error() {
@@ -100,7 +110,7 @@ async fn run(
     Ok(search_response_json(&outcome.traces, &outcome.metrics))
 }
 
-fn now_seconds() -> u64 {
+pub(crate) fn now_seconds() -> u64 {
     SystemTime::now()
         .duration_since(UNIX_EPOCH)
         .map_or(0, |d| d.as_secs())
@@ -130,7 +140,11 @@ fn parse_positive(params: &HashMap<String, String>, name: &str) -> Result<Option
 }
 
 /// Parses and validates the parameters (TEMPO-SPEC §1.5 "Common parameters").
-pub fn parse_request(params: &HashMap<String, String>, now: u64) -> Result<ParsedSearch, ApiError> {
+pub fn parse_request(
+    params: &HashMap<String, String>,
+    now: u64,
+    max_range_seconds: u64,
+) -> Result<ParsedSearch, ApiError> {
     let q = params.get("q").filter(|q| !q.is_empty());
     let tags = params.get("tags").filter(|t| !t.is_empty());
     if q.is_some() && tags.is_some() {
@@ -162,6 +176,7 @@ pub fn parse_request(params: &HashMap<String, String>, now: u64) -> Result<Parse
         Some(n) => n,
     };
     let range = parse_range(params, now)?;
+    check_range_length(params, range, max_range_seconds)?;
     let query = match q {
         Some(q) => tracecore_traceql::parse_and_validate(q)
             .map_err(|e| ApiError::bad_request(e.to_string()))?,
@@ -210,7 +225,10 @@ fn parse_go_duration(params: &HashMap<String, String>, name: &str) -> Result<i64
     }
 }
 
-fn parse_range(params: &HashMap<String, String>, now: u64) -> Result<Option<(u64, u64)>, ApiError> {
+pub(crate) fn parse_range(
+    params: &HashMap<String, String>,
+    now: u64,
+) -> Result<Option<(u64, u64)>, ApiError> {
     let seconds = |name: &str| -> Result<Option<u64>, ApiError> {
         match params.get(name).map(String::as_str) {
             None | Some("") | Some("0") => Ok(None),
@@ -238,19 +256,34 @@ fn parse_range(params: &HashMap<String, String>, now: u64) -> Result<Option<(u64
         (Some(start), None) => Some((start, now)),
         (None, Some(end)) => Some((0, end)),
     };
-    if let Some((start, end)) = range {
-        if end < start {
-            return Err(ApiError::bad_request(format!(
-                "http parameter start must be before end. received start={start} end={end}"
-            )));
-        }
-        if end - start > MAX_RANGE_SECONDS && params.contains_key("start") {
-            return Err(ApiError::bad_request(format!(
-                "range specified by start and end exceeds 168h0m0s. received start={start} end={end}"
-            )));
-        }
+    if let Some((start, end)) = range
+        && end < start
+    {
+        return Err(ApiError::bad_request(format!(
+            "http parameter start must be before end. received start={start} end={end}"
+        )));
     }
     Ok(range)
+}
+
+/// `start`..`end` longer than the tenant's `read.max_search_duration` (default 168h) is refused.
+fn check_range_length(
+    params: &HashMap<String, String>,
+    range: Option<(u64, u64)>,
+    max_seconds: u64,
+) -> Result<(), ApiError> {
+    if let Some((start, end)) = range
+        && params.contains_key("start")
+        && end - start > max_seconds
+    {
+        let limit = tracecore_traceql::format_duration(
+            i64::try_from(max_seconds.saturating_mul(1_000_000_000)).unwrap_or(i64::MAX),
+        );
+        return Err(ApiError::bad_request(format!(
+            "range specified by start and end exceeds {limit}. received start={start} end={end}"
+        )));
+    }
+    Ok(())
 }
 
 #[cfg(test)]
@@ -265,17 +298,21 @@ mod tests {
     }
 
     fn error(pairs: &[(&str, &str)]) -> String {
-        parse_request(&params(pairs), 1_000_000)
+        parse_request(&params(pairs), 1_000_000, MAX_RANGE_SECONDS)
             .expect_err("invalid")
             .message
     }
 
     #[test]
     fn defaults_and_limits() {
-        let p = parse_request(&params(&[("q", "{}")]), 0).expect("valid");
+        let p = parse_request(&params(&[("q", "{}")]), 0, MAX_RANGE_SECONDS).expect("valid");
         assert_eq!((p.limit, p.spss, p.range), (20, 3, None));
-        let p = parse_request(&params(&[("q", "{}"), ("spss", "0"), ("limit", "5")]), 0)
-            .expect("valid");
+        let p = parse_request(
+            &params(&[("q", "{}"), ("spss", "0"), ("limit", "5")]),
+            0,
+            MAX_RANGE_SECONDS,
+        )
+        .expect("valid");
         assert_eq!((p.limit, p.spss), (5, 3));
         assert_eq!(
             error(&[("limit", "0")]),
@@ -323,9 +360,15 @@ mod tests {
 
     #[test]
     fn since_and_legacy_parameters() {
-        let p = parse_request(&params(&[("q", "{}"), ("since", "1h")]), 10_000).expect("valid");
+        let p = parse_request(
+            &params(&[("q", "{}"), ("since", "1h")]),
+            10_000,
+            MAX_RANGE_SECONDS,
+        )
+        .expect("valid");
         assert_eq!(p.range, Some((6_400, 10_000)));
-        let p = parse_request(&params(&[("service.name", "cart")]), 0).expect("valid");
+        let p = parse_request(&params(&[("service.name", "cart")]), 0, MAX_RANGE_SECONDS)
+            .expect("valid");
         assert_eq!(p.query.to_string(), "{ .service.name =~ `.*cart.*` }");
     }
 }

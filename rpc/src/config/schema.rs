@@ -35,6 +35,8 @@ pub struct Config {
     pub distributor: DistributorConfig,
     pub ingester: IngesterConfig,
     pub storage: StorageConfig,
+    /// Per-tenant limits: defaults and the runtime per-tenant file.
+    pub overrides: super::overrides::OverridesConfig,
     /// Ours: the shard pool.
     pub engine: EngineSection,
 }
@@ -49,6 +51,7 @@ impl Default for Config {
             distributor: DistributorConfig::default(),
             ingester: IngesterConfig::default(),
             storage: StorageConfig::default(),
+            overrides: super::overrides::OverridesConfig::default(),
             engine: EngineSection::default(),
         }
     }
@@ -457,6 +460,11 @@ impl Config {
         }
         if self.ingester.max_block_bytes == 0 {
             return Err("ingester.max_block_bytes must be > 0".to_string());
+        }
+        if !self.overrides.per_tenant_override_config.is_empty()
+            && self.overrides.per_tenant_override_period.0.is_zero()
+        {
+            return Err("overrides.per_tenant_override_period must be > 0".to_string());
         }
         if self.engine.mailbox_capacity == 0 || self.engine.max_pending_cuts == 0 {
             return Err("engine.mailbox_capacity and engine.max_pending_cuts must be > 0".into());

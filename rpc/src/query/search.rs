@@ -8,9 +8,9 @@
 //! sorted by trace start, newest first. Metrics report the bytes actually fetched from
 //! blocks (plus the in-memory bytes encoded), spans inspected, and blocks planned/scanned.
 
-mod block_scan;
+pub(crate) mod block_scan;
 mod combiner;
-mod head_scan;
+pub(crate) mod head_scan;
 
 use std::sync::Arc;
 

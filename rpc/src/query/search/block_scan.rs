@@ -31,12 +31,35 @@ pub async fn scan_block(
     plan: &SearchPlan,
     options: &ScanOptions,
 ) -> Result<BlockScan, SearchError> {
+    let mut out = BlockScan::default();
+    out.inspected_bytes = for_each_batch(
+        catalog,
+        block,
+        plan.columns(),
+        options.range_unix_nano,
+        |batch| {
+            evaluate(plan, batch, options, &mut out.result)?;
+            Ok(true)
+        },
+    )
+    .await?;
+    Ok(out)
+}
+
+/// Reads `columns` of the block's row groups overlapping `range` and hands `visit` batches of
+/// whole traces until it returns `false`. Returns the bytes fetched.
+pub async fn for_each_batch(
+    catalog: &BlockCatalog,
+    block: &CatalogBlock,
+    columns: &[usize],
+    range: Option<(u64, u64)>,
+    mut visit: impl FnMut(RecordBatch) -> Result<bool, SearchError>,
+) -> Result<u64, SearchError> {
     let (metadata, reader) = catalog.open(block).await?;
     let counter = reader.bytes_read();
-    let row_groups = row_groups_in_range(metadata.metadata(), options.range_unix_nano);
-    let mut out = BlockScan::default();
+    let row_groups = row_groups_in_range(metadata.metadata(), range);
     if row_groups.is_empty() {
-        return Ok(out);
+        return Ok(0);
     }
     let block_error = |e: parquet::errors::ParquetError| SearchError::Block {
         block: block.meta.block_id.to_string(),
@@ -44,10 +67,7 @@ pub async fn scan_block(
     };
     let schema = metadata.metadata().file_metadata().schema_descr_ptr();
     let mut stream = ParquetRecordBatchStreamBuilder::new_with_metadata(reader, metadata.clone())
-        .with_projection(ProjectionMask::roots(
-            &schema,
-            plan.columns().iter().copied(),
-        ))
+        .with_projection(ProjectionMask::roots(&schema, columns.iter().copied()))
         .with_row_groups(row_groups)
         .with_batch_size(BATCH_ROWS)
         .build()
@@ -59,16 +79,15 @@ pub async fn scan_block(
             None => batch,
         };
         let cut = last_trace_start(&batch)?;
-        if cut > 0 {
-            evaluate(plan, batch.slice(0, cut), options, &mut out.result)?;
+        if cut > 0 && !visit(batch.slice(0, cut))? {
+            return Ok(counter.load(Ordering::Relaxed));
         }
         pending = Some(batch.slice(cut, batch.num_rows() - cut));
     }
     if let Some(rest) = pending.filter(|b| b.num_rows() > 0) {
-        evaluate(plan, rest, options, &mut out.result)?;
+        visit(rest)?;
     }
-    out.inspected_bytes = counter.load(Ordering::Relaxed);
-    Ok(out)
+    Ok(counter.load(Ordering::Relaxed))
 }
 
 fn evaluate(

@@ -4,6 +4,7 @@
 
 use std::collections::BTreeMap;
 
+use arrow::array::RecordBatch;
 use bytes::Bytes;
 use tracecore_engine::block::BlockEncoder;
 use tracecore_engine::scan::{BatchResult, ScanOptions, SearchPlan, SpanBatch, search_batch};
@@ -31,13 +32,12 @@ pub async fn snapshot(
     Ok(traces)
 }
 
-/// Runs `plan` over the snapshot (CPU-bound: call from a blocking thread).
-pub fn scan(
+/// The snapshot as `tc1` Arrow batches and the OTLP bytes encoded (CPU-bound: call from a
+/// blocking thread).
+pub fn batches(
     tenant: &str,
     traces: &BTreeMap<[u8; 16], Vec<Bytes>>,
-    plan: &SearchPlan,
-    options: &ScanOptions,
-) -> Result<(BatchResult, u64), SearchError> {
+) -> Result<(Vec<RecordBatch>, u64), SearchError> {
     let mut encoder = BlockEncoder::in_memory(tenant, traces.len());
     let mut bytes = 0u64;
     let mut joined = Vec::new();
@@ -48,12 +48,26 @@ pub fn scan(
         }
         bytes += joined.len() as u64;
         if let Err(error) = encoder.push_trace_otlp(id, &joined) {
-            // Acknowledged bytes were validated on ingest; skip rather than fail the search.
+            // Acknowledged bytes were validated on ingest; skip rather than fail the query.
             tracing::error!(trace_id = %hex::encode(id), %error, "head trace does not encode");
         }
     }
+    Ok((
+        encoder.finish_batches().map_err(SearchError::Encode)?,
+        bytes,
+    ))
+}
+
+/// Runs `plan` over the snapshot (CPU-bound: call from a blocking thread).
+pub fn scan(
+    tenant: &str,
+    traces: &BTreeMap<[u8; 16], Vec<Bytes>>,
+    plan: &SearchPlan,
+    options: &ScanOptions,
+) -> Result<(BatchResult, u64), SearchError> {
+    let (batches, bytes) = batches(tenant, traces)?;
     let mut out = BatchResult::default();
-    for batch in encoder.finish_batches().map_err(SearchError::Encode)? {
+    for batch in batches {
         let r = search_batch(plan, &SpanBatch::new(batch)?, options)?;
         out.hits.extend(r.hits);
         out.inspected_spans += r.inspected_spans;
