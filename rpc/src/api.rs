@@ -5,6 +5,8 @@ pub mod ops;
 pub mod request_metrics;
 pub mod search;
 pub mod search_json;
+pub mod search_proto;
+pub mod streaming;
 pub mod tags;
 pub mod trace_by_id;
 
@@ -119,6 +121,10 @@ pub fn router(state: Arc<ApiState>) -> Router {
         )
         .route("/flush", post(ops::flush))
         .merge(api)
+        .route_service(
+            "/tempopb.StreamingQuerier/{method}",
+            streaming::StreamingQuerier::new(state.clone()),
+        )
         .layer(tower_http::compression::CompressionLayer::new().gzip(true))
         .layer(middleware::from_fn_with_state(
             state.metrics.clone(),

@@ -31,6 +31,8 @@ mod overload;
 mod query;
 #[path = "e2e/search.rs"]
 mod search;
+#[path = "e2e/streaming.rs"]
+mod streaming;
 #[path = "e2e/tags.rs"]
 mod tags;
 #[path = "e2e/tenancy.rs"]

@@ -32,3 +32,111 @@ pub enum PartialStatus {
     Complete = 0,
     Partial = 1,
 }
+
+/// `tempopb.SearchRequest` (the `StreamingQuerier/Search` request).
+#[derive(Clone, PartialEq, prost::Message)]
+pub struct SearchRequest {
+    #[prost(map = "string, string", tag = "1")]
+    pub tags: std::collections::HashMap<String, String>,
+    #[prost(uint32, tag = "2")]
+    pub min_duration_ms: u32,
+    #[prost(uint32, tag = "3")]
+    pub max_duration_ms: u32,
+    #[prost(uint32, tag = "4")]
+    pub limit: u32,
+    #[prost(uint32, tag = "5")]
+    pub start: u32,
+    #[prost(uint32, tag = "6")]
+    pub end: u32,
+    #[prost(string, tag = "8")]
+    pub query: String,
+    #[prost(uint32, tag = "9")]
+    pub spans_per_span_set: u32,
+    #[prost(string, repeated, tag = "11")]
+    pub skip_ast_transformations: Vec<String>,
+}
+
+/// `tempopb.SearchResponse`.
+#[derive(Clone, PartialEq, prost::Message)]
+pub struct SearchResponse {
+    #[prost(message, repeated, tag = "1")]
+    pub traces: Vec<TraceSearchMetadata>,
+    #[prost(message, optional, tag = "2")]
+    pub metrics: Option<SearchMetrics>,
+}
+
+/// `tempopb.TraceSearchMetadata`.
+#[derive(Clone, PartialEq, prost::Message)]
+pub struct TraceSearchMetadata {
+    #[prost(string, tag = "1")]
+    pub trace_id: String,
+    #[prost(string, tag = "2")]
+    pub root_service_name: String,
+    #[prost(string, tag = "3")]
+    pub root_trace_name: String,
+    #[prost(uint64, tag = "4")]
+    pub start_time_unix_nano: u64,
+    #[prost(uint32, tag = "5")]
+    pub duration_ms: u32,
+    /// Deprecated copy of `span_sets[0]`.
+    #[prost(message, optional, tag = "6")]
+    pub span_set: Option<SpanSet>,
+    #[prost(message, repeated, tag = "7")]
+    pub span_sets: Vec<SpanSet>,
+    #[prost(btree_map = "string, message", tag = "8")]
+    pub service_stats: std::collections::BTreeMap<String, ServiceStats>,
+}
+
+/// `tempopb.ServiceStats`.
+#[derive(Clone, Copy, PartialEq, prost::Message)]
+pub struct ServiceStats {
+    #[prost(uint32, tag = "1")]
+    pub span_count: u32,
+    #[prost(uint32, tag = "2")]
+    pub error_count: u32,
+}
+
+/// `tempopb.SpanSet`.
+#[derive(Clone, PartialEq, prost::Message)]
+pub struct SpanSet {
+    #[prost(message, repeated, tag = "1")]
+    pub spans: Vec<Span>,
+    #[prost(uint32, tag = "2")]
+    pub matched: u32,
+    #[prost(message, repeated, tag = "3")]
+    pub attributes: Vec<crate::otlp::KeyValue>,
+}
+
+/// `tempopb.Span` (a search result span).
+#[derive(Clone, PartialEq, prost::Message)]
+pub struct Span {
+    #[prost(string, tag = "1")]
+    pub span_id: String,
+    #[prost(string, tag = "2")]
+    pub name: String,
+    #[prost(uint64, tag = "3")]
+    pub start_time_unix_nano: u64,
+    #[prost(uint64, tag = "4")]
+    pub duration_nanos: u64,
+    #[prost(message, repeated, tag = "5")]
+    pub attributes: Vec<crate::otlp::KeyValue>,
+}
+
+/// `tempopb.SearchMetrics`.
+#[derive(Clone, PartialEq, prost::Message)]
+pub struct SearchMetrics {
+    #[prost(uint32, tag = "1")]
+    pub inspected_traces: u32,
+    #[prost(uint64, tag = "2")]
+    pub inspected_bytes: u64,
+    #[prost(uint32, tag = "3")]
+    pub total_blocks: u32,
+    #[prost(uint32, tag = "4")]
+    pub completed_jobs: u32,
+    #[prost(uint32, tag = "5")]
+    pub total_jobs: u32,
+    #[prost(uint64, tag = "6")]
+    pub total_block_bytes: u64,
+    #[prost(uint64, tag = "7")]
+    pub inspected_spans: u64,
+}

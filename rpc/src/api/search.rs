@@ -8,6 +8,7 @@ use std::time::{SystemTime, UNIX_EPOCH};
 use axum::extract::{Query, State};
 use axum::response::{IntoResponse, Response};
 use http::{HeaderMap, StatusCode, header};
+use tracecore_engine::TenantId;
 use tracecore_engine::scan::SearchPlan;
 use tracecore_traceql::lexer::parse_duration;
 
@@ -15,7 +16,7 @@ use super::legacy_tags;
 use super::search_json::search_response_json;
 use super::trace_by_id::tenant;
 use super::{ApiError, ApiState};
-use crate::query::search::{SearchError, SearchRequest, search};
+use crate::query::search::{SearchError, SearchOutcome, SearchRequest, search};
 
 /// `search.default_result_limit`.
 pub const DEFAULT_LIMIT: usize = 20;
@@ -67,6 +68,16 @@ async fn run(
     headers: &HeaderMap,
 ) -> Result<Vec<u8>, ApiError> {
     let tenant = tenant(state, headers)?;
+    let outcome = execute(state, tenant, params).await?;
+    Ok(search_response_json(&outcome.traces, &outcome.metrics))
+}
+
+/// Validates `params` and runs the search for `tenant` (shared by HTTP and gRPC streaming).
+pub(crate) async fn execute(
+    state: &ApiState,
+    tenant: TenantId,
+    params: &HashMap<String, String>,
+) -> Result<SearchOutcome, ApiError> {
     let max_range = state
         .overrides
         .limits_for(tenant.as_str())
@@ -86,7 +97,7 @@ async fn run(
             ApiError::new(StatusCode::INTERNAL_SERVER_ERROR, e.to_string())
         }
     })?;
-    let outcome = search(
+    search(
         shards,
         &state.catalog,
         SearchRequest {
@@ -106,8 +117,7 @@ async fn run(
             tracing::error!(error = %other, "search failed");
             ApiError::new(StatusCode::INTERNAL_SERVER_ERROR, other.to_string())
         }
-    })?;
-    Ok(search_response_json(&outcome.traces, &outcome.metrics))
+    })
 }
 
 pub(crate) fn now_seconds() -> u64 {

@@ -31,6 +31,9 @@ pub struct Config {
     #[serde(alias = "auth_enabled")]
     pub multitenancy_enabled: bool,
     pub http_api_prefix: String,
+    /// Tempo's switch for `StreamingQuerier` on the HTTP port; accepted, and the service is
+    /// served there whatever its value.
+    pub stream_over_http_enabled: bool,
     pub server: ServerConfig,
     pub distributor: DistributorConfig,
     pub ingester: IngesterConfig,
@@ -47,6 +50,7 @@ impl Default for Config {
             target: "all".to_string(),
             multitenancy_enabled: false,
             http_api_prefix: String::new(),
+            stream_over_http_enabled: false,
             server: ServerConfig::default(),
             distributor: DistributorConfig::default(),
             ingester: IngesterConfig::default(),
