@@ -96,13 +96,13 @@ pub fn search_batch(
         .iter()
         .map(|o| (o.key.clone(), o.expr))
         .collect();
-    let builder = hits::HitBuilder {
+    let builder = hits::HitBuilder::new(
         batch,
-        values: &values,
-        outputs: &outputs,
-        wants_name: plan.wants_name,
-        spss: options.spans_per_spanset,
-    };
+        &values,
+        &outputs,
+        plan.wants_name,
+        options.spans_per_spanset,
+    )?;
     let mut result = BatchResult {
         inspected_spans: rows as u64,
         inspected_traces: batch.traces().len() as u64,
@@ -141,5 +141,7 @@ pub fn search_batch(
     Ok(result)
 }
 
+#[cfg(test)]
+mod prop_tests;
 #[cfg(test)]
 mod tests;

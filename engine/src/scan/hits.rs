@@ -3,7 +3,9 @@
 
 use std::collections::BTreeMap;
 
-use arrow::array::{Array, AsArray};
+use arrow::array::{
+    Array, AsArray, DictionaryArray, FixedSizeBinaryArray, Int32Array, StringArray, UInt64Array,
+};
 use arrow::datatypes::Int32Type;
 
 use super::batch::SpanBatch;
@@ -55,13 +57,25 @@ pub struct TraceHit {
     pub spansets: Vec<SpansetHit>,
 }
 
-/// Builds hits from a batch's evaluated expressions.
+/// Builds hits from a batch's evaluated expressions; the columns it reads are resolved once
+/// per batch ([`HitBuilder::new`]), not per hit.
 pub(crate) struct HitBuilder<'a> {
-    pub batch: &'a SpanBatch,
-    pub values: &'a [Option<Values>],
-    pub outputs: &'a [(String, usize)],
-    pub wants_name: bool,
-    pub spss: usize,
+    values: &'a [Option<Values>],
+    outputs: &'a [(String, usize)],
+    spss: usize,
+    trace_ids: &'a FixedSizeBinaryArray,
+    trace_start: &'a UInt64Array,
+    trace_duration: &'a UInt64Array,
+    parent_index: &'a Int32Array,
+    parent_span_id: &'a FixedSizeBinaryArray,
+    status: &'a Int32Array,
+    service: &'a dyn Array,
+    root_service: &'a dyn Array,
+    root_name: &'a dyn Array,
+    span_ids: &'a FixedSizeBinaryArray,
+    offsets: &'a UInt64Array,
+    durations: &'a UInt64Array,
+    names: Option<&'a StringArray>,
 }
 
 fn dict_str(array: &dyn Array, row: usize) -> String {
@@ -71,7 +85,11 @@ fn dict_str(array: &dyn Array, row: usize) -> String {
     if dict.is_null(row) {
         return String::new();
     }
-    let key = dict.keys().value(row) as usize;
+    dict_value(dict, dict.keys().value(row))
+}
+
+fn dict_value(dict: &DictionaryArray<Int32Type>, key: i32) -> String {
+    let key = key as usize;
     dict.values()
         .as_string_opt::<i32>()
         .filter(|v| key < v.len())
@@ -79,38 +97,56 @@ fn dict_str(array: &dyn Array, row: usize) -> String {
         .unwrap_or_default()
 }
 
-impl HitBuilder<'_> {
-    pub fn build(&self, start: usize, end: usize, sets: &[Spanset]) -> Result<TraceHit, ScanError> {
-        let b = self.batch;
-        let trace_ids = b.fixed_binary_column(col::TRACE_ID)?;
-        let trace_start = b.u64_column(col::TRACE_START_UNIX_NANO)?;
-        let trace_duration = b.u64_column(col::TRACE_DURATION_NANO)?;
-        let parent_index = b.i32_column(col::PARENT_INDEX)?;
-        let parent_span_id = b.fixed_binary_column(col::PARENT_SPAN_ID)?;
-        let status = b.i32_column(col::STATUS_CODE)?;
-        let service = b.column(col::SERVICE_NAME)?;
+impl<'a> HitBuilder<'a> {
+    pub fn new(
+        b: &'a SpanBatch,
+        values: &'a [Option<Values>],
+        outputs: &'a [(String, usize)],
+        wants_name: bool,
+        spss: usize,
+    ) -> Result<Self, ScanError> {
+        let names = if wants_name {
+            Some(
+                b.column(col::NAME)?
+                    .as_string_opt::<i32>()
+                    .ok_or(ScanError::Internal("name is not Utf8"))?,
+            )
+        } else {
+            None
+        };
+        Ok(HitBuilder {
+            values,
+            outputs,
+            spss,
+            trace_ids: b.fixed_binary_column(col::TRACE_ID)?,
+            trace_start: b.u64_column(col::TRACE_START_UNIX_NANO)?,
+            trace_duration: b.u64_column(col::TRACE_DURATION_NANO)?,
+            parent_index: b.i32_column(col::PARENT_INDEX)?,
+            parent_span_id: b.fixed_binary_column(col::PARENT_SPAN_ID)?,
+            status: b.i32_column(col::STATUS_CODE)?,
+            service: b.column(col::SERVICE_NAME)?.as_ref(),
+            root_service: b.column(col::ROOT_SERVICE_NAME)?.as_ref(),
+            root_name: b.column(col::ROOT_SPAN_NAME)?.as_ref(),
+            span_ids: b.fixed_binary_column(col::SPAN_ID)?,
+            offsets: b.u64_column(col::START_OFFSET_NANO)?,
+            durations: b.u64_column(col::DURATION_NANO)?,
+            names,
+        })
+    }
 
+    pub fn build(&self, start: usize, end: usize, sets: &[Spanset]) -> Result<TraceHit, ScanError> {
         let root_known =
-            (start..end).any(|r| parent_index.value(r) < 0 && parent_span_id.is_null(r));
+            (start..end).any(|r| self.parent_index.value(r) < 0 && self.parent_span_id.is_null(r));
         let (root_service_name, root_span_name) = if root_known {
             (
-                dict_str(b.column(col::ROOT_SERVICE_NAME)?.as_ref(), start),
-                dict_str(b.column(col::ROOT_SPAN_NAME)?.as_ref(), start),
+                dict_str(self.root_service, start),
+                dict_str(self.root_name, start),
             )
         } else {
             (String::new(), String::new())
         };
-        let mut service_stats: BTreeMap<String, ServiceStats> = BTreeMap::new();
-        for row in start..end {
-            let name = dict_str(service.as_ref(), row);
-            let stats = service_stats.entry(name).or_default();
-            stats.span_count += 1;
-            if status.is_valid(row) && status.value(row) == 2 {
-                stats.error_count += 1;
-            }
-        }
         let mut trace_id = [0u8; 16];
-        trace_id.copy_from_slice(trace_ids.value(start));
+        trace_id.copy_from_slice(self.trace_ids.value(start));
         let spansets = sets
             .iter()
             .map(|s| self.spanset(s))
@@ -119,29 +155,59 @@ impl HitBuilder<'_> {
             trace_id,
             root_service_name,
             root_span_name,
-            start_unix_nano: trace_start.value(start),
-            duration_nanos: trace_duration.value(start),
-            service_stats,
+            start_unix_nano: self.trace_start.value(start),
+            duration_nanos: self.trace_duration.value(start),
+            service_stats: self.service_stats(start, end),
             spansets,
         })
     }
 
-    fn spanset(&self, set: &Spanset) -> Result<SpansetHit, ScanError> {
-        let b = self.batch;
-        let span_ids = b.fixed_binary_column(col::SPAN_ID)?;
-        let trace_start = b.u64_column(col::TRACE_START_UNIX_NANO)?;
-        let offsets = b.u64_column(col::START_OFFSET_NANO)?;
-        let durations = b.u64_column(col::DURATION_NANO)?;
-        let names = if self.wants_name {
-            Some(b.column(col::NAME)?.as_string::<i32>())
-        } else {
-            None
+    // PERFORMANCE-CRITICAL: counted per dictionary key (a trace has few services); names are
+    // materialized once per key, not per span.
+    fn service_stats(&self, start: usize, end: usize) -> BTreeMap<String, ServiceStats> {
+        let mut out: BTreeMap<String, ServiceStats> = BTreeMap::new();
+        let Some(dict) = self.service.as_dictionary_opt::<Int32Type>() else {
+            let stats = out.entry(String::new()).or_default();
+            for row in start..end {
+                stats.span_count += 1;
+                stats.error_count += u32::from(self.is_error(row));
+            }
+            return out;
         };
+        let keys = dict.keys();
+        let mut by_key: Vec<(Option<i32>, ServiceStats)> = Vec::new();
+        for row in start..end {
+            let key = keys.is_valid(row).then(|| keys.value(row));
+            let slot = match by_key.iter().position(|(k, _)| *k == key) {
+                Some(i) => i,
+                None => {
+                    by_key.push((key, ServiceStats::default()));
+                    by_key.len() - 1
+                }
+            };
+            let stats = &mut by_key[slot].1;
+            stats.span_count += 1;
+            stats.error_count += u32::from(self.is_error(row));
+        }
+        for (key, stats) in by_key {
+            let name = key.map(|k| dict_value(dict, k)).unwrap_or_default();
+            let entry = out.entry(name).or_default();
+            entry.span_count += stats.span_count;
+            entry.error_count += stats.error_count;
+        }
+        out
+    }
+
+    fn is_error(&self, row: usize) -> bool {
+        self.status.is_valid(row) && self.status.value(row) == 2
+    }
+
+    fn spanset(&self, set: &Spanset) -> Result<SpansetHit, ScanError> {
         let mut spans = Vec::with_capacity(set.rows.len().min(self.spss));
         for &row in set.rows.iter().take(self.spss) {
             let row = row as usize;
             let mut span_id = [0u8; 8];
-            span_id.copy_from_slice(span_ids.value(row));
+            span_id.copy_from_slice(self.span_ids.value(row));
             let attributes = self
                 .outputs
                 .iter()
@@ -152,9 +218,12 @@ impl HitBuilder<'_> {
                 .collect();
             spans.push(SpanHit {
                 span_id,
-                start_unix_nano: trace_start.value(row).wrapping_add(offsets.value(row)),
-                duration_nanos: durations.value(row),
-                name: names.map(|n| n.value(row).to_owned()),
+                start_unix_nano: self
+                    .trace_start
+                    .value(row)
+                    .wrapping_add(self.offsets.value(row)),
+                duration_nanos: self.durations.value(row),
+                name: self.names.map(|n| n.value(row).to_owned()),
                 attributes,
             });
         }

@@ -1,0 +1,190 @@
+//! Property tests: on random traces and random queries, the vectorized scan over in-memory
+//! batches (the head block's path), the same scan over the traces written to Parquet and read
+//! back with the plan's projection (a committed block's path), and a row-at-a-time reference
+//! evaluator ([`reference`]) must return the same traces, span sets and spans.
+//!
+//! Seeded (`rand` with fixed seeds), so a failure reproduces; the failing seed, query and
+//! dataset are printed. `SCAN_PROP_CASES=n` runs more datasets.
+
+mod data;
+mod query;
+mod reference;
+
+use arrow::compute::concat_batches;
+use bytes::Bytes;
+use parquet::arrow::ProjectionMask;
+use parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder;
+use rand::SeedableRng;
+use rand::rngs::StdRng;
+
+use super::*;
+use crate::block::{BlockEncoder, BlockEncoderOptions};
+use data::GenTrace;
+use reference::RefSet;
+
+/// Datasets per run (each with [`QUERIES_PER_DATASET`] queries).
+const DATASETS: u64 = 120;
+const QUERIES_PER_DATASET: usize = 25;
+
+const OPTIONS: ScanOptions = ScanOptions {
+    spans_per_spanset: usize::MAX,
+    range_unix_nano: None,
+};
+
+fn head_batches(traces: &[GenTrace]) -> Vec<SpanBatch> {
+    let mut enc = BlockEncoder::in_memory("t", traces.len());
+    for t in traces {
+        enc.push_trace(&t.id, &t.resource_spans).expect("push");
+    }
+    enc.finish_batches()
+        .expect("batches")
+        .into_iter()
+        .map(|b| SpanBatch::new(b).expect("batch"))
+        .collect()
+}
+
+/// The Parquet bytes of the traces; small row groups and batches so traces straddle them.
+fn block_bytes(traces: &[GenTrace], seed: u64) -> Bytes {
+    let options = BlockEncoderOptions {
+        row_group_spans: 7 + (seed % 13) as usize,
+        batch_spans: 5 + (seed % 7) as usize,
+        ..BlockEncoderOptions::default()
+    };
+    let mut enc = BlockEncoder::new("t", traces.len(), options).expect("encoder");
+    for t in traces {
+        enc.push_trace(&t.id, &t.resource_spans).expect("push");
+    }
+    enc.finish().expect("finish").data
+}
+
+/// Reads the block with the plan's projection into one batch (whole traces).
+fn block_batches(data: &Bytes, plan: &SearchPlan) -> Vec<SpanBatch> {
+    let builder = ParquetRecordBatchReaderBuilder::try_new(data.clone()).expect("reader");
+    let mask = ProjectionMask::roots(builder.parquet_schema(), plan.columns().iter().copied());
+    let reader = builder.with_projection(mask).build().expect("build");
+    let batches: Vec<_> = reader.map(|b| b.expect("batch")).collect();
+    let one = concat_batches(&batches[0].schema(), &batches).expect("concat");
+    vec![SpanBatch::new(one).expect("batch")]
+}
+
+fn run(batches: &[SpanBatch], plan: &SearchPlan) -> Result<Vec<TraceHit>, ScanError> {
+    let mut hits = Vec::new();
+    for b in batches {
+        hits.extend(search_batch(plan, b, &OPTIONS)?.hits);
+    }
+    Ok(hits)
+}
+
+/// Per trace: span sets as (attributes, sorted span IDs), sorted.
+type Outcome = Vec<([u8; 16], Vec<RefSet>)>;
+
+fn outcome(hits: &[TraceHit]) -> Outcome {
+    hits.iter()
+        .map(|h| {
+            let mut sets: Vec<RefSet> = h
+                .spansets
+                .iter()
+                .map(|s| {
+                    assert_eq!(s.matched as usize, s.spans.len(), "spss is unlimited");
+                    let mut ids: Vec<[u8; 8]> = s.spans.iter().map(|sp| sp.span_id).collect();
+                    ids.sort_unstable();
+                    (s.attributes.clone(), ids)
+                })
+                .collect();
+            reference::sort_sets(&mut sets);
+            (h.trace_id, sets)
+        })
+        .collect()
+}
+
+fn expected(traces: &[GenTrace], q: &query::GenQuery) -> Outcome {
+    traces
+        .iter()
+        .filter_map(|t| {
+            let sets = reference::evaluate(t, q);
+            (!sets.is_empty()).then_some((t.id, sets))
+        })
+        .collect()
+}
+
+fn dump(traces: &[GenTrace]) -> String {
+    traces
+        .iter()
+        .map(|t| format!("{}: {:#?}", hex::encode(t.id), t.resource_spans))
+        .collect::<Vec<_>>()
+        .join("\n")
+}
+
+#[test]
+fn vectorized_scan_matches_row_at_a_time_reference() {
+    let datasets = std::env::var("SCAN_PROP_CASES")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(DATASETS);
+    let (mut checked, mut invalid, mut hits, mut refused) = (0usize, 0usize, 0usize, 0usize);
+    let mut invalid_examples = Vec::new();
+    for seed in 0..datasets {
+        let mut rng = StdRng::seed_from_u64(0x5ca1_ab1e ^ seed);
+        let traces = data::random_traces(&mut rng, 1 + (seed % 6) as usize);
+        let head = head_batches(&traces);
+        let block = block_bytes(&traces, seed);
+        for _ in 0..QUERIES_PER_DATASET {
+            let q = query::random_query(&mut rng);
+            let text = q.to_string();
+            let parsed = match tracecore_traceql::parse_and_validate(&text) {
+                Ok(p) => p,
+                Err(e) => {
+                    invalid += 1;
+                    if invalid_examples.len() < 5 {
+                        invalid_examples.push(format!("{text}: {e}"));
+                    }
+                    continue;
+                }
+            };
+            let plan = SearchPlan::new(&parsed).unwrap_or_else(|e| panic!("plan {text}: {e}"));
+            let from_head = run(&head, &plan);
+            let from_block = run(&block_batches(&block, &plan), &plan);
+            let (from_head, from_block) = match (from_head, from_block) {
+                (Ok(h), Ok(b)) => (h, b),
+                (h, b) => {
+                    // Only a query error is acceptable, and both paths must agree on it.
+                    let (h, b) = (h.map(|_| ()), b.map(|_| ()));
+                    assert!(
+                        matches!((&h, &b), (Err(x), Err(y)) if x.is_client_error() && y.is_client_error()),
+                        "seed {seed}, {text}: head {h:?}, block {b:?}"
+                    );
+                    refused += 1;
+                    continue;
+                }
+            };
+            assert_eq!(
+                from_head, from_block,
+                "seed {seed}: head and block disagree for {text}"
+            );
+            let want = expected(&traces, &q);
+            let got = outcome(&from_head);
+            if got != want {
+                panic!(
+                    "seed {seed}: scan and reference disagree for {text}\n\
+                     scan:      {got:?}\nreference: {want:?}\ndata:\n{}",
+                    dump(&traces)
+                );
+            }
+            checked += 1;
+            hits += usize::from(!want.is_empty());
+        }
+    }
+    eprintln!(
+        "checked {checked} queries ({hits} with hits), {invalid} invalid, {refused} refused; \
+         invalid e.g. {invalid_examples:#?}"
+    );
+    let total = datasets as usize * QUERIES_PER_DATASET;
+    assert!(
+        checked * 10 >= total * 8,
+        "too few generated queries are valid: {checked} of {total}: {invalid_examples:#?}"
+    );
+    assert!(
+        hits * 4 >= checked,
+        "too few queries match anything: {hits}"
+    );
+}
