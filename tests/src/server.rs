@@ -184,7 +184,7 @@ pub fn free_udp_port() -> anyhow::Result<u16> {
 /// Spawns `command` from a thread that lives as long as the process, with `PR_SET_PDEATHSIG`
 /// armed: the child gets SIGKILL when the test process dies, however it dies. (The death signal
 /// follows the *thread* that forked, hence the dedicated thread.)
-fn spawn_supervised(mut command: Command) -> std::io::Result<Child> {
+pub fn spawn_supervised(mut command: Command) -> std::io::Result<Child> {
     type Job = (Command, mpsc::Sender<std::io::Result<Child>>);
     static SPAWNER: OnceLock<Mutex<mpsc::Sender<Job>>> = OnceLock::new();
     let sender = SPAWNER.get_or_init(|| {

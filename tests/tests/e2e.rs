@@ -29,6 +29,8 @@ mod limits_traces;
 mod overload;
 #[path = "e2e/query.rs"]
 mod query;
+#[path = "e2e/real_clients.rs"]
+mod real_clients;
 #[path = "e2e/search.rs"]
 mod search;
 #[path = "e2e/streaming.rs"]

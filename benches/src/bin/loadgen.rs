@@ -1,10 +1,19 @@
 //! `loadgen`: drives a running tracecore (or Tempo, or any OTLP receiver) with realistic traces
-//! over OTLP/gRPC or OTLP/HTTP and reports throughput, ack latency and errors.
+//! over OTLP/gRPC or OTLP/HTTP and reports throughput, ack latency and errors. It also speaks
+//! Jaeger (Thrift over HTTP, agent UDP compact) and Zipkin (v2 JSON) with the same traces, so
+//! the receivers' costs can be compared with OTLP's.
 //!
 //! ```text
 //! loadgen --protocol grpc --endpoint http://127.0.0.1:4317 --rate max --connections 8 --duration 30s
 //! loadgen --protocol http --endpoint http://127.0.0.1:4318 --rate 50000 --gzip --tenant team-a
+//! loadgen --protocol jaeger-thrift --endpoint http://127.0.0.1:14268 --rate max
+//! loadgen --protocol zipkin --endpoint http://127.0.0.1:9411 --rate max
+//! loadgen --protocol jaeger-compact --endpoint 127.0.0.1:6831 --rate 20000
 //! ```
+//!
+//! UDP has no acknowledgement: in `jaeger-compact` mode "acknowledged" means sent, latency is
+//! the send call's, and datagrams the server dropped show only in its
+//! `tracecore_receiver_datagrams_total` metric. Give it a `--rate`.
 //!
 //! Requests are generated and encoded before the clock starts; each send copies a pooled request
 //! and patches fresh trace IDs and current timestamps into it, so generation never limits the rate
@@ -21,13 +30,18 @@ use anyhow::{Context, bail};
 use tonic::Code;
 use tonic::transport::{Channel, Endpoint};
 use tracecore_benches::latency::LatencyHistogram;
+use tracecore_benches::legacy::{LegacyFormat, LegacyRequest};
 use tracecore_benches::otlp_grpc::{ExportOptions, export_raw};
 use tracecore_benches::pool::{PooledRequest, build_pool};
+use tracecore_benches::tracegen::TraceGenerator;
 
 const USAGE: &str = "\
 usage: loadgen [options]
-  --endpoint URL            OTLP endpoint (default http://127.0.0.1:4317 for grpc, http://127.0.0.1:4318 for http)
-  --protocol grpc|http      OTLP transport (default grpc)
+  --endpoint URL            receiver (defaults: grpc http://127.0.0.1:4317, http http://127.0.0.1:4318,
+                            jaeger-thrift http://127.0.0.1:14268, jaeger-compact 127.0.0.1:6831 (UDP),
+                            zipkin http://127.0.0.1:9411)
+  --protocol P              grpc | http (OTLP), jaeger-thrift (POST /api/traces), jaeger-compact
+                            (agent UDP), zipkin (v2 JSON, POST /api/v2/spans) (default grpc)
   --rate N|max              target spans per second over all connections (default max)
   --connections N           concurrent connections, one request in flight each (default 4)
   --duration D              run time, e.g. 30s, 2m (default 30s)
@@ -42,6 +56,30 @@ usage: loadgen [options]
 enum Protocol {
     Grpc,
     Http,
+    JaegerThrift,
+    JaegerCompact,
+    Zipkin,
+}
+
+impl Protocol {
+    fn name(self) -> &'static str {
+        match self {
+            Protocol::Grpc => "grpc",
+            Protocol::Http => "http",
+            Protocol::JaegerThrift => "jaeger-thrift",
+            Protocol::JaegerCompact => "jaeger-compact",
+            Protocol::Zipkin => "zipkin",
+        }
+    }
+
+    fn legacy(self) -> Option<LegacyFormat> {
+        match self {
+            Protocol::Grpc | Protocol::Http => None,
+            Protocol::JaegerThrift => Some(LegacyFormat::JaegerThriftHttp),
+            Protocol::JaegerCompact => Some(LegacyFormat::JaegerAgentCompact),
+            Protocol::Zipkin => Some(LegacyFormat::ZipkinJson),
+        }
+    }
 }
 
 #[derive(Clone, Debug)]
@@ -105,7 +143,13 @@ fn parse_args(argv: impl IntoIterator<Item = String>) -> anyhow::Result<Args> {
                 args.protocol = match value.as_str() {
                     "grpc" => Protocol::Grpc,
                     "http" | "http/protobuf" => Protocol::Http,
-                    other => bail!("unknown protocol {other:?}: use grpc or http"),
+                    "jaeger-thrift" | "jaeger" => Protocol::JaegerThrift,
+                    "jaeger-compact" | "jaeger-udp" => Protocol::JaegerCompact,
+                    "zipkin" | "zipkin-json" => Protocol::Zipkin,
+                    other => bail!(
+                        "unknown protocol {other:?}: use grpc, http, jaeger-thrift, \
+                         jaeger-compact or zipkin"
+                    ),
                 }
             }
             "rate" => {
@@ -141,12 +185,31 @@ fn parse_args(argv: impl IntoIterator<Item = String>) -> anyhow::Result<Args> {
             other => bail!("unknown flag --{other}\n{USAGE}"),
         }
     }
-    args.endpoint = endpoint.unwrap_or_else(|| match args.protocol {
-        Protocol::Grpc => "http://127.0.0.1:4317".to_owned(),
-        Protocol::Http => "http://127.0.0.1:4318".to_owned(),
+    args.endpoint = endpoint.unwrap_or_else(|| {
+        match args.protocol {
+            Protocol::Grpc => "http://127.0.0.1:4317",
+            Protocol::Http => "http://127.0.0.1:4318",
+            Protocol::JaegerThrift => "http://127.0.0.1:14268",
+            Protocol::JaegerCompact => "127.0.0.1:6831",
+            Protocol::Zipkin => "http://127.0.0.1:9411",
+        }
+        .to_owned()
     });
-    if args.protocol == Protocol::Http && !args.endpoint.ends_with("/v1/traces") {
-        args.endpoint.push_str("/v1/traces");
+    let path = match args.protocol {
+        Protocol::Http => "/v1/traces",
+        Protocol::JaegerThrift => "/api/traces",
+        Protocol::Zipkin => "/api/v2/spans",
+        Protocol::Grpc | Protocol::JaegerCompact => "",
+    };
+    if !path.is_empty() && !args.endpoint.ends_with(path) {
+        args.endpoint.push_str(path);
+    }
+    if args.protocol == Protocol::JaegerCompact {
+        args.endpoint = args
+            .endpoint
+            .trim_start_matches("udp://")
+            .trim_start_matches("http://")
+            .to_owned();
     }
     Ok(args)
 }
@@ -244,6 +307,52 @@ struct WorkerResult {
 enum Transport {
     Grpc(Channel),
     Http(reqwest::Client),
+    Udp(tokio::net::UdpSocket),
+}
+
+/// The pre-generated requests: pre-encoded OTLP, or Jaeger/Zipkin re-encoded per send.
+enum Requests {
+    Otlp(Vec<PooledRequest>),
+    Legacy(LegacyFormat, Vec<LegacyRequest>),
+}
+
+impl Requests {
+    fn build(args: &Args) -> anyhow::Result<Requests> {
+        Ok(match args.protocol.legacy() {
+            None => Requests::Otlp(build_pool(args.seed, args.pool, args.traces_per_request)?),
+            Some(format) => {
+                let mut generator = TraceGenerator::new(args.seed);
+                Requests::Legacy(
+                    format,
+                    (0..args.pool)
+                        .map(|_| LegacyRequest::new(generator.request(args.traces_per_request).0))
+                        .collect(),
+                )
+            }
+        })
+    }
+
+    fn len(&self) -> usize {
+        match self {
+            Requests::Otlp(p) => p.len(),
+            Requests::Legacy(_, p) => p.len(),
+        }
+    }
+
+    fn spans(&self, slot: usize) -> usize {
+        match self {
+            Requests::Otlp(p) => p[slot].spans(),
+            Requests::Legacy(_, p) => p[slot].spans(),
+        }
+    }
+
+    /// The bodies (or datagrams) of one send.
+    fn render(&self, slot: usize, unique: u64, start_ns: u64) -> Vec<Vec<u8>> {
+        match self {
+            Requests::Otlp(p) => vec![p[slot].render(unique, start_ns)],
+            Requests::Legacy(format, p) => p[slot].render(*format, unique, start_ns),
+        }
+    }
 }
 
 fn now_ns() -> u64 {
@@ -256,7 +365,7 @@ fn now_ns() -> u64 {
 struct Worker {
     id: usize,
     args: Arc<Args>,
-    pool: Arc<Vec<PooledRequest>>,
+    pool: Arc<Requests>,
     counters: Arc<Counters>,
     stop: Arc<AtomicBool>,
     salt: u64,
@@ -273,7 +382,17 @@ impl Worker {
                     .tcp_nodelay(true)
                     .connect_lazy(),
             ),
-            Protocol::Http => Transport::Http(
+            Protocol::JaegerCompact => {
+                let socket = tokio::net::UdpSocket::bind("127.0.0.1:0")
+                    .await
+                    .context("binding a UDP socket")?;
+                socket
+                    .connect(&self.args.endpoint)
+                    .await
+                    .with_context(|| format!("bad UDP endpoint {}", self.args.endpoint))?;
+                Transport::Udp(socket)
+            }
+            Protocol::Http | Protocol::JaegerThrift | Protocol::Zipkin => Transport::Http(
                 reqwest::Client::builder()
                     .no_proxy()
                     .pool_max_idle_per_host(1)
@@ -302,15 +421,18 @@ impl Worker {
                 } else if now - due > Duration::from_secs(1) {
                     due = now; // Fell far behind: do not burst to catch up.
                 }
-                due += Duration::from_secs_f64(self.pool[slot].spans() as f64 / rate);
+                due += Duration::from_secs_f64(self.pool.spans(slot) as f64 / rate);
             }
-            let request = &self.pool[slot];
+            let spans = self.pool.spans(slot);
             let unique = self.salt ^ ((self.id as u64) << 48) ^ sequence;
-            let body = request.render(unique, now_ns().saturating_sub(2_000_000_000));
+            let bodies = self
+                .pool
+                .render(slot, unique, now_ns().saturating_sub(2_000_000_000));
+            let bytes: usize = bodies.iter().map(Vec::len).sum();
             sequence += 1;
             slot = (slot + self.args.connections) % self.pool.len();
             let started = Instant::now();
-            let outcome = self.send(&transport, body, &options).await;
+            let outcome = self.send(&transport, bodies, &options).await;
             let elapsed = started.elapsed();
             match outcome {
                 Ok(rejected) => {
@@ -318,10 +440,10 @@ impl Worker {
                     self.counters.requests_ok.fetch_add(1, Ordering::Relaxed);
                     self.counters
                         .spans_ok
-                        .fetch_add(request.spans() as u64, Ordering::Relaxed);
+                        .fetch_add(spans as u64, Ordering::Relaxed);
                     self.counters
                         .bytes_ok
-                        .fetch_add(request.len() as u64, Ordering::Relaxed);
+                        .fetch_add(bytes as u64, Ordering::Relaxed);
                     self.counters
                         .rejected_spans
                         .fetch_add(rejected, Ordering::Relaxed);
@@ -348,10 +470,30 @@ impl Worker {
     async fn send(
         &self,
         transport: &Transport,
-        body: Vec<u8>,
+        bodies: Vec<Vec<u8>>,
         options: &ExportOptions,
     ) -> Result<u64, (ErrorKind, String)> {
+        if let Transport::Udp(socket) = transport {
+            for datagram in &bodies {
+                socket
+                    .send(datagram)
+                    .await
+                    .map_err(|e| (ErrorKind::Transport, format!("UDP send: {e}")))?;
+            }
+            return Ok(0);
+        }
+        if self.args.protocol.legacy().is_some() {
+            let Transport::Http(client) = transport else {
+                return Err((ErrorKind::Transport, "no HTTP client".to_owned()));
+            };
+            for body in bodies {
+                self.send_legacy_http(client, body, options).await?;
+            }
+            return Ok(0);
+        }
+        let body = bodies.into_iter().next().unwrap_or_default();
         match transport {
+            Transport::Udp(_) => Ok(0),
             Transport::Grpc(channel) => match export_raw(channel.clone(), body, options).await {
                 Ok(response) => Ok(response
                     .partial_success
@@ -399,6 +541,48 @@ impl Worker {
             }
         }
     }
+
+    /// One Jaeger Thrift or Zipkin JSON body; both answer 202 (Jaeger's collector also 200).
+    async fn send_legacy_http(
+        &self,
+        client: &reqwest::Client,
+        body: Vec<u8>,
+        options: &ExportOptions,
+    ) -> Result<(), (ErrorKind, String)> {
+        let content_type = match self.args.protocol {
+            Protocol::JaegerThrift => "application/x-thrift",
+            _ => "application/json",
+        };
+        let mut builder = client
+            .post(&self.args.endpoint)
+            .header("content-type", content_type);
+        if let Some(tenant) = &options.tenant {
+            builder = builder.header("x-scope-orgid", tenant);
+        }
+        let body = if options.gzip {
+            builder = builder.header("content-encoding", "gzip");
+            gzip(&body).map_err(|e| (ErrorKind::Transport, format!("gzip: {e}")))?
+        } else {
+            body
+        };
+        let response = builder
+            .body(body)
+            .send()
+            .await
+            .map_err(|e| (ErrorKind::Transport, format!("{e:#}")))?;
+        let status = response.status().as_u16();
+        let bytes = response
+            .bytes()
+            .await
+            .map_err(|e| (ErrorKind::Transport, format!("reading the response: {e:#}")))?;
+        if status != 202 && status != 200 {
+            let text = String::from_utf8_lossy(&bytes[..bytes.len().min(200)])
+                .trim()
+                .to_owned();
+            return Err((ErrorKind::of_http(status), format!("HTTP {status}: {text}")));
+        }
+        Ok(())
+    }
 }
 
 fn gzip(body: &[u8]) -> std::io::Result<Vec<u8>> {
@@ -418,9 +602,11 @@ fn mb(bytes: u64) -> f64 {
 async fn main() -> anyhow::Result<()> {
     let args = Arc::new(parse_args(std::env::args().skip(1))?);
     let generation = Instant::now();
-    let pool = build_pool(args.seed, args.pool, args.traces_per_request)?;
-    let pool_spans: usize = pool.iter().map(PooledRequest::spans).sum();
-    let pool_bytes: usize = pool.iter().map(PooledRequest::len).sum();
+    let pool = Requests::build(&args)?;
+    let pool_spans: usize = (0..pool.len()).map(|i| pool.spans(i)).sum();
+    let pool_bytes: usize = (0..pool.len())
+        .map(|i| pool.render(i, 0, 0).iter().map(Vec::len).sum::<usize>())
+        .sum();
     println!(
         "loadgen: {} requests pre-generated in {:.1}s ({} traces, {:.0} spans and {:.1} KiB per request, {:.0} B/span)",
         pool.len(),
@@ -430,6 +616,12 @@ async fn main() -> anyhow::Result<()> {
         pool_bytes as f64 / pool.len() as f64 / 1024.0,
         pool_bytes as f64 / pool_spans as f64
     );
+    if args.protocol == Protocol::JaegerCompact && args.rate.is_none() {
+        println!(
+            "loadgen: warning: UDP at --rate max counts datagrams sent, not ingested; \
+             the server drops what it cannot take"
+        );
+    }
     println!(
         "loadgen: {:?} -> {} | rate {} | {} connections | {} | gzip {} | tenant {}",
         args.protocol,
@@ -547,7 +739,7 @@ fn report(
         println!("  first {}: {message}", kind.label());
     }
     let summary = serde_json::json!({
-        "protocol": match args.protocol { Protocol::Grpc => "grpc", Protocol::Http => "http" },
+        "protocol": args.protocol.name(),
         "endpoint": args.endpoint,
         "gzip": args.gzip,
         "connections": args.connections,
@@ -608,6 +800,18 @@ mod tests {
         assert!(args(&["--connections", "0"]).is_err());
         assert!(args(&["--bogus", "1"]).is_err());
         assert!(args(&["--protocol", "thrift"]).is_err());
+        let j = args(&["--protocol", "jaeger-thrift"]).unwrap();
+        assert_eq!(j.endpoint, "http://127.0.0.1:14268/api/traces");
+        let z = args(&["--protocol=zipkin", "--endpoint", "http://127.0.0.1:9"]).unwrap();
+        assert_eq!(z.endpoint, "http://127.0.0.1:9/api/v2/spans");
+        let u = args(&[
+            "--protocol",
+            "jaeger-compact",
+            "--endpoint",
+            "udp://127.0.0.1:7",
+        ])
+        .unwrap();
+        assert_eq!(u.endpoint, "127.0.0.1:7");
     }
 
     #[test]

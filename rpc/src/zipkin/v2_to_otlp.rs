@@ -7,8 +7,9 @@
 //!   `otlp.service.name.source` tag), plus the first span's tags whose keys are resource
 //!   semantic conventions ([`RESOURCE_TAG_KEYS`]); those keys never become span attributes.
 //! * Scope from `otel.library.name` / `otel.library.version`.
-//! * Span: `kind` (or a `span.kind=internal` tag), `otel.status_code` (`STATUS_CODE_*` names)
-//!   with `otel.status_description`, `error=true` → status `ERROR`; `w3c.tracestate` → trace
+//! * Span: `kind` (or a `span.kind=internal` tag), `otel.status_code` (`STATUS_CODE_*`, `Ok`,
+//!   `Error` names) with `otel.status_description`, any `error` tag → status `ERROR` (only
+//!   `error=true` is removed from the attributes); `w3c.tracestate` → trace
 //!   state; `otlp.link.N` tags → links; other tags → string attributes; endpoints →
 //!   `net.host.ip`/`net.host.port`/`peer.service`/`net.peer.ip`/`net.peer.port`; annotations
 //!   → events (`name|{json attributes}|dropped count` is unpacked); a parent equal to the span's
@@ -289,9 +290,11 @@ fn span_to_otlp(span: V2Span, mut tags: AttributeMap) -> Span {
 fn status_from_tags(tags: &mut AttributeMap) -> Option<Status> {
     let mut status = None;
     if let Some(code) = tags.remove(TAG_OTEL_STATUS_CODE) {
+        // The Collector's `statusCodeValue`: the proto enum names and the names its own Zipkin
+        // exporter once wrote; anything else (the OpenTelemetry SDKs' `OK`/`ERROR`) is unset.
         let code = match str_or_empty(&code) {
-            "STATUS_CODE_OK" => StatusCode::Ok,
-            "STATUS_CODE_ERROR" => StatusCode::Error,
+            "STATUS_CODE_OK" | "Ok" => StatusCode::Ok,
+            "STATUS_CODE_ERROR" | "Error" => StatusCode::Error,
             _ => StatusCode::Unset,
         };
         let message = tags
@@ -303,8 +306,13 @@ fn status_from_tags(tags: &mut AttributeMap) -> Option<Status> {
             code: code as i32,
         });
     }
-    if tags.get(TAG_ERROR).map(str_or_empty) == Some("true") {
-        tags.remove(TAG_ERROR);
+    // Any `error` tag fails the span, as in the Collector: the OpenTelemetry SDKs' Zipkin
+    // exporters send the status description as its value. Only `error=true` is consumed; other
+    // values stay as an attribute.
+    if let Some(value) = tags.get(TAG_ERROR) {
+        if str_or_empty(value) == "true" {
+            tags.remove(TAG_ERROR);
+        }
         status.get_or_insert_with(Status::default).code = StatusCode::Error as i32;
     }
     status

@@ -185,6 +185,47 @@ fn resource_tags_of_the_first_span_of_a_service_move_to_the_resource() {
     );
 }
 
+/// The OpenTelemetry SDKs' Zipkin exporters write `otel.status_code=OK|ERROR` (names the
+/// Collector does not know: unset) and, for errors, `error=<description>`: any `error` tag fails
+/// the span, and only `error=true` is consumed. `Ok`/`Error` are the Collector's legacy names.
+#[test]
+fn status_follows_the_collector_for_sdk_zipkin_exporters() {
+    let status_and_attributes = |tags: &str| {
+        let body = format!(
+            r#"[{{"traceId":"1","id":"1","localEndpoint":{{"serviceName":"s"}},"tags":{tags}}}]"#
+        );
+        let request = decode_v2_json(body.as_bytes()).expect("decodes");
+        let span = request.resource_spans[0].scope_spans[0].spans[0].clone();
+        (span.status.map(|s| (s.code, s.message)), span.attributes)
+    };
+    let error = StatusCode::Error as i32;
+    assert_eq!(
+        status_and_attributes(r#"{"otel.status_code":"ERROR","error":"template missing"}"#),
+        (
+            Some((error, String::new())),
+            vec![kv_str("error", "template missing")]
+        )
+    );
+    assert_eq!(
+        status_and_attributes(r#"{"otel.status_code":"OK"}"#),
+        (Some((StatusCode::Unset as i32, String::new())), vec![])
+    );
+    assert_eq!(
+        status_and_attributes(r#"{"otel.status_code":"Ok"}"#),
+        (Some((StatusCode::Ok as i32, String::new())), vec![])
+    );
+    assert_eq!(
+        status_and_attributes(
+            r#"{"otel.status_code":"Error","otel.status_description":"bad","error":"true"}"#
+        ),
+        (Some((error, "bad".to_owned())), vec![])
+    );
+    assert_eq!(
+        status_and_attributes(r#"{"error":""}"#),
+        (Some((error, String::new())), vec![kv_str("error", "")])
+    );
+}
+
 fn endpoint(service: &str, ipv4: &[u8], ipv6: &[u8], port: i32) -> Option<Endpoint> {
     Some(Endpoint {
         service_name: service.into(),
