@@ -43,11 +43,6 @@ while [ "$(received)" -lt "$target" ]; do
   "$bin/loadgen" --endpoint "http://127.0.0.1:$grpc" --protocol grpc --rate max --connections 8 \
     --duration 10s --report-interval 1h > /dev/null 2>&1
 done
-curl -sf -X POST "127.0.0.1:$api/flush" >/dev/null
-blocks=$(find "$work/blocks" -name meta.json | wc -l)
-echo "stored spans: $(received)  blocks: $blocks  bucket: $(du -sh "$work/blocks" | cut -f1)"
-echo
-printf '%-62s %9s %9s %9s  %s\n' query min_ms med_ms max_ms "inspected"
 time_query() {
   local label=$1 path=$2
   local times=()
@@ -61,6 +56,17 @@ time_query() {
   printf '%-62s %s  %s\n' "$label" "$stats" "$inspected"
 }
 enc() { python3 -c 'import sys,urllib.parse; print(urllib.parse.quote(sys.argv[1]))' "$1"; }
+echo "live data (head blocks in memory, before the flush): $(received) spans"
+printf '%-62s %9s %9s %9s  %s\n' query min_ms med_ms max_ms "inspected"
+time_query "search limit=20 { resource.service.name = \"frontend\" }" "/api/search?limit=20&q=$(enc '{ resource.service.name = "frontend" }')"
+time_query "search limit=20 { resource.service.name = \"no-such-service\" }" "/api/search?limit=20&q=$(enc '{ resource.service.name = "no-such-service" }')"
+time_query "tags v2" "/api/v2/search/tags"
+echo
+curl -sf -X POST "127.0.0.1:$api/flush" >/dev/null
+blocks=$(find "$work/blocks" -name meta.json | wc -l)
+echo "stored spans: $(received)  blocks: $blocks  bucket: $(du -sh "$work/blocks" | cut -f1)"
+echo
+printf '%-62s %9s %9s %9s  %s\n' query min_ms med_ms max_ms "inspected"
 for q in '{ resource.service.name = "frontend" }' \
          '{ span.http.status_code >= 500 }' \
          '{ duration > 100ms && duration < 200ms }' \

@@ -32,6 +32,7 @@ mod nested;
 mod otlp;
 pub mod reader;
 pub mod schema;
+pub mod tag_index;
 mod wire;
 
 #[cfg(test)]
@@ -43,3 +44,4 @@ pub use encoder::{BlockEncoder, BlockEncoderOptions, EncodedBlock};
 pub use error::{BlockError, BlockErrorKind};
 pub use meta::BlockMeta;
 pub use reader::{TraceRead, load_block_metadata, read_trace};
+pub use tag_index::{BlockTagIndex, IndexedValues};

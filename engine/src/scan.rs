@@ -20,6 +20,7 @@ mod eval;
 mod fields;
 mod hits;
 mod plan;
+mod prune;
 mod row_value;
 mod spanset;
 mod tags;

@@ -21,6 +21,7 @@ use super::headers::{Dictionaries, HeaderCache};
 use super::meta::{BlockMeta, rfc3339_seconds_ceil, rfc3339_seconds_floor};
 use super::otlp::{SpanRec, TraceRecords};
 use super::schema::{FORMAT_KEY, FORMAT_VERSION, block_schema, col};
+use super::tag_index::TagIndexBuilder;
 use super::wire::put_varint;
 
 /// Target rows per Parquet data page (checked every 1024 rows, so pages hold ~8.2k); a by-ID
@@ -176,6 +177,8 @@ pub struct EncodedBlock {
     pub data: Bytes,
     /// `bloom-0`.
     pub bloom: Bytes,
+    /// `tags.json` ([`BlockTagIndex`]).
+    pub tag_index: Bytes,
 }
 
 /// Writes one block. See the module docs.
@@ -185,6 +188,7 @@ pub struct BlockEncoder {
     /// `None` for an in-memory encoder ([`Self::in_memory`]), whose batches go to `kept`.
     writer: Option<ArrowWriter<Vec<u8>>>,
     kept: Vec<RecordBatch>,
+    tag_index: TagIndexBuilder,
     columns: SpanColumns,
     trace_ids: Vec<[u8; 16]>,
     last_trace: Option<[u8; 16]>,
@@ -246,6 +250,7 @@ impl BlockEncoder {
             opts,
             writer,
             kept: Vec::new(),
+            tag_index: TagIndexBuilder::default(),
             columns: SpanColumns::new(),
             trace_ids: Vec::with_capacity(expected_traces),
             last_trace: None,
@@ -427,7 +432,10 @@ impl BlockEncoder {
         let batch = self.columns.finish()?;
         self.batches += 1;
         match &mut self.writer {
-            Some(writer) => writer.write(&batch).map_err(BlockError::Write),
+            Some(writer) => {
+                self.tag_index.add_batch(&batch)?;
+                writer.write(&batch).map_err(BlockError::Write)
+            }
             None => {
                 self.kept.push(batch);
                 Ok(())
@@ -496,10 +504,12 @@ impl BlockEncoder {
             min_trace_id: hex::encode(min_trace),
             max_trace_id: hex::encode(max_trace),
         };
+        let tag_index = std::mem::take(&mut self.tag_index).finish().to_json()?;
         Ok(EncodedBlock {
             meta,
             data: Bytes::from(data),
             bloom: Bytes::from(bloom.to_bytes()),
+            tag_index: Bytes::from(tag_index),
         })
     }
 }

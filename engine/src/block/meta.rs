@@ -84,6 +84,11 @@ impl BlockMeta {
     }
 
     /// Object names relative to the bucket root: `(meta.json, data.parquet, bloom-0)`.
+    /// `<tenant>/<block id>/tags.json`, the block's [`super::BlockTagIndex`].
+    pub fn tag_index_path(&self) -> String {
+        format!("{}/{}/tags.json", self.tenant_id, self.block_id)
+    }
+
     pub fn object_paths(&self) -> (String, String, String) {
         let dir = format!("{}/{}", self.tenant_id, self.block_id);
         (

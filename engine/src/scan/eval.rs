@@ -49,7 +49,7 @@ impl Regexes {
         }
     }
 
-    fn get(&self, expr: &FieldExpr) -> Option<&regex::Regex> {
+    pub(crate) fn get(&self, expr: &FieldExpr) -> Option<&regex::Regex> {
         match expr {
             FieldExpr::Static(tracecore_traceql::Static::String(p)) => self.0.get(p),
             _ => None,

@@ -43,8 +43,9 @@ fn head_batches(traces: &[GenTrace]) -> Vec<SpanBatch> {
         .collect()
 }
 
-/// The Parquet bytes of the traces; small row groups and batches so traces straddle them.
-fn block_bytes(traces: &[GenTrace], seed: u64) -> Bytes {
+/// The Parquet bytes of the traces and the block's tag index; small row groups and batches
+/// so traces straddle them.
+fn block_bytes(traces: &[GenTrace], seed: u64) -> (Bytes, crate::block::BlockTagIndex) {
     let options = BlockEncoderOptions {
         row_group_spans: 7 + (seed % 13) as usize,
         batch_spans: 5 + (seed % 7) as usize,
@@ -54,7 +55,9 @@ fn block_bytes(traces: &[GenTrace], seed: u64) -> Bytes {
     for t in traces {
         enc.push_trace(&t.id, &t.resource_spans).expect("push");
     }
-    enc.finish().expect("finish").data
+    let block = enc.finish().expect("finish");
+    let index = crate::block::BlockTagIndex::from_json(&block.tag_index).expect("tag index");
+    (block.data, index)
 }
 
 /// Reads the block with the plan's projection into one batch (whole traces).
@@ -122,12 +125,13 @@ fn vectorized_scan_matches_row_at_a_time_reference() {
         .and_then(|v| v.parse().ok())
         .unwrap_or(DATASETS);
     let (mut checked, mut invalid, mut hits, mut refused) = (0usize, 0usize, 0usize, 0usize);
+    let mut pruned = 0usize;
     let mut invalid_examples = Vec::new();
     for seed in 0..datasets {
         let mut rng = StdRng::seed_from_u64(0x5ca1_ab1e ^ seed);
         let traces = data::random_traces(&mut rng, 1 + (seed % 6) as usize);
         let head = head_batches(&traces);
-        let block = block_bytes(&traces, seed);
+        let (block, index) = block_bytes(&traces, seed);
         for _ in 0..QUERIES_PER_DATASET {
             let q = query::random_query(&mut rng);
             let text = q.to_string();
@@ -161,6 +165,15 @@ fn vectorized_scan_matches_row_at_a_time_reference() {
                 from_head, from_block,
                 "seed {seed}: head and block disagree for {text}"
             );
+            // Block pruning is sound: a block the tag index rules out has no match.
+            if !plan.may_match(&index) {
+                assert!(
+                    from_head.is_empty(),
+                    "seed {seed}: the tag index pruned a block that matches {text}\ndata:\n{}",
+                    dump(&traces)
+                );
+                pruned += 1;
+            }
             let want = expected(&traces, &q);
             let got = outcome(&from_head);
             if got != want {
@@ -175,14 +188,15 @@ fn vectorized_scan_matches_row_at_a_time_reference() {
         }
     }
     eprintln!(
-        "checked {checked} queries ({hits} with hits), {invalid} invalid, {refused} refused; \
-         invalid e.g. {invalid_examples:#?}"
+        "checked {checked} queries ({hits} with hits, {pruned} pruned by the tag index), \
+         {invalid} invalid, {refused} refused; invalid e.g. {invalid_examples:#?}"
     );
     let total = datasets as usize * QUERIES_PER_DATASET;
     assert!(
         checked * 10 >= total * 8,
         "too few generated queries are valid: {checked} of {total}: {invalid_examples:#?}"
     );
+    assert!(pruned > 0, "the tag index never pruned a block");
     assert!(
         hits * 4 >= checked,
         "too few queries match anything: {hits}"

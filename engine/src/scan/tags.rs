@@ -10,7 +10,7 @@ use std::collections::{BTreeSet, HashSet};
 use arrow::array::{Array, AsArray, BooleanArray};
 use prost::Message as _;
 use tracecore_proto::otlp::KeyValueList;
-use tracecore_traceql::FieldExpr;
+use tracecore_traceql::{AttributeScope, FieldExpr, Intrinsic};
 
 use super::batch::SpanBatch;
 use super::error::ScanError;
@@ -18,6 +18,7 @@ use super::eval::{self, Regexes};
 use super::plan::{BASE_COLUMNS, columns_for};
 use super::row_value::RowValue;
 use crate::block::schema::{attr, col, event, link};
+use crate::block::tag_index::{BlockTagIndex, IndexedValues};
 
 /// Attribute scopes of tag names.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
@@ -106,6 +107,57 @@ impl TagLookup {
         Self::new(filter, targets, Vec::new())
     }
 
+    /// Adds the block's names from its tag index; `false` when the index cannot answer (a
+    /// filter needs the spans).
+    pub fn names_from_index(&self, index: &BlockTagIndex, out: &mut TagNames) -> bool {
+        if self.filter.is_some() {
+            return false;
+        }
+        for &scope in &self.scopes {
+            let names = out.scopes.entry(scope).or_default();
+            if let Some(keys) = index.scopes.get(scope.as_str()) {
+                names.extend(keys.keys().cloned());
+            }
+        }
+        true
+    }
+
+    /// Adds the block's values from its tag index; `false` when the index cannot answer (a
+    /// filter, a field it does not index, or values it dropped).
+    pub fn values_from_index(&self, index: &BlockTagIndex, out: &mut TagValues) -> bool {
+        if self.filter.is_some() {
+            return false;
+        }
+        let mut lists: Vec<&IndexedValues> = Vec::new();
+        for target in &self.targets {
+            let Some(places) = indexed_places(target) else {
+                return false;
+            };
+            for (scope, name) in places {
+                match index.values(scope, name) {
+                    Some(v) if !v.complete => return false,
+                    Some(v) => lists.push(v),
+                    None => {}
+                }
+            }
+        }
+        for v in lists {
+            for s in &v.strings {
+                out.insert(RowValue::Str(s.clone()));
+            }
+            for i in &v.ints {
+                out.insert(RowValue::Int(*i));
+            }
+            for f in &v.floats {
+                out.insert(RowValue::Float(*f));
+            }
+            for b in &v.bools {
+                out.insert(RowValue::Bool(*b));
+            }
+        }
+        true
+    }
+
     /// Top-level columns to read.
     pub fn columns(&self) -> &[usize] {
         &self.columns
@@ -174,6 +226,24 @@ impl TagLookup {
             }
         }
         Ok(())
+    }
+}
+
+/// Where the tag index keeps the values of `field` (scope, name); `None` if it does not.
+pub(crate) fn indexed_places(field: &FieldExpr) -> Option<Vec<(&'static str, &str)>> {
+    match field {
+        FieldExpr::Attribute(a) if !a.parent => match a.scope {
+            AttributeScope::Span => Some(vec![("span", a.name.as_str())]),
+            AttributeScope::Resource => Some(vec![("resource", a.name.as_str())]),
+            AttributeScope::Unscoped => Some(vec![
+                ("span", a.name.as_str()),
+                ("resource", a.name.as_str()),
+            ]),
+            AttributeScope::Instrumentation => Some(vec![("instrumentation", a.name.as_str())]),
+            AttributeScope::Event | AttributeScope::Link => None,
+        },
+        FieldExpr::Intrinsic(Intrinsic::Name) => Some(vec![("intrinsic", "name")]),
+        _ => None,
     }
 }
 
@@ -290,7 +360,8 @@ impl TagValues {
         }
     }
 
-    fn insert(&mut self, v: RowValue) {
+    /// Adds one value (ignored once full).
+    pub fn insert(&mut self, v: RowValue) {
         if self.full {
             return;
         }

@@ -104,14 +104,22 @@ pub async fn search(
     metrics.total_blocks = blocks.len() as u64;
     metrics.total_block_bytes = blocks.iter().map(|b| b.meta.size).sum();
     metrics.total_jobs = 1 + blocks.len() as u64;
-    if !snapshot.is_empty() {
+    // Newest traces first, in growing chunks, stopping once `limit` traces are held.
+    let first_chunk = if most_recent {
+        usize::MAX
+    } else {
+        request.limit.saturating_mul(8)
+    };
+    for chunk in head_scan::newest_first_chunks(snapshot, options.range_unix_nano, first_chunk) {
+        if combiner.is_full() {
+            break;
+        }
         let plan = request.plan.clone();
         let tenant = request.tenant.as_str().to_owned();
-        let (result, bytes) = tokio::task::spawn_blocking(move || {
-            head_scan::scan(&tenant, &snapshot, &plan, &options)
-        })
-        .await
-        .map_err(|e| SearchError::Task(e.to_string()))??;
+        let (result, bytes) =
+            tokio::task::spawn_blocking(move || head_scan::scan(&tenant, &chunk, &plan, &options))
+                .await
+                .map_err(|e| SearchError::Task(e.to_string()))??;
         metrics.inspected_bytes += bytes;
         metrics.inspected_spans += result.inspected_spans;
         metrics.inspected_traces += result.inspected_traces;
@@ -126,7 +134,13 @@ pub async fn search(
         .map(|block| {
             let plan = plan.clone();
             let catalog = catalog.clone();
-            async move { block_scan::scan_block(&catalog, &block, &plan, &options).await }
+            async move {
+                // The tag index proves the block holds no match: nothing to read.
+                if block.tag_index.as_ref().is_some_and(|i| !plan.may_match(i)) {
+                    return Ok(block_scan::BlockScan::default());
+                }
+                block_scan::scan_block(&catalog, &block, &plan, &options).await
+            }
         })
         .buffered(BLOCK_CONCURRENCY);
     let mut kept = if most_recent { Some(Vec::new()) } else { None };

@@ -28,26 +28,76 @@ fn range_nanos(range: Option<(u64, u64)>) -> Option<(u64, u64)> {
     })
 }
 
-/// Runs `visit` over every batch in memory, then over blocks until it returns `false`.
-/// Returns the bytes inspected.
-async fn visit_all(
-    q: &TagQuery<'_>,
-    columns: &[usize],
-    mut visit: impl FnMut(&SpanBatch) -> Result<bool, SearchError>,
-) -> Result<u64, SearchError> {
+/// The in-memory traces as batches, and the bytes encoded.
+async fn memory_batches(q: &TagQuery<'_>) -> Result<(Vec<SpanBatch>, u64), SearchError> {
     let snapshot = head_scan::snapshot(q.shards, q.tenant).await?;
-    let mut inspected = 0;
-    if !snapshot.is_empty() {
-        let tenant = q.tenant.as_str().to_owned();
-        let (batches, bytes) =
-            tokio::task::spawn_blocking(move || head_scan::batches(&tenant, &snapshot))
-                .await
-                .map_err(|e| SearchError::Task(e.to_string()))??;
-        inspected += bytes;
-        for batch in batches {
-            if !visit(&SpanBatch::new(batch)?)? {
-                return Ok(inspected);
-            }
+    if snapshot.is_empty() {
+        return Ok((Vec::new(), 0));
+    }
+    let tenant = q.tenant.as_str().to_owned();
+    let traces: std::collections::BTreeMap<[u8; 16], Vec<bytes::Bytes>> = snapshot
+        .into_iter()
+        .map(|(id, t)| (id, t.fragments))
+        .collect();
+    let (batches, bytes) =
+        tokio::task::spawn_blocking(move || head_scan::batches(&tenant, &traces))
+            .await
+            .map_err(|e| SearchError::Task(e.to_string()))??;
+    let batches = batches
+        .into_iter()
+        .map(SpanBatch::new)
+        .collect::<Result<Vec<_>, _>>()?;
+    Ok((batches, bytes))
+}
+
+/// Attribute names per scope: memory, then each block's tag index (its data only when the
+/// index cannot answer: a `q` filter, or a block without index).
+pub async fn tag_names(
+    q: &TagQuery<'_>,
+    lookup: &TagLookup,
+) -> Result<(TagNames, u64), SearchError> {
+    let mut names = TagNames::default();
+    let (batches, mut inspected) = memory_batches(q).await?;
+    for batch in &batches {
+        lookup.collect_names(batch, &mut names)?;
+    }
+    let blocks = q
+        .catalog
+        .blocks_newest_first(q.tenant.as_str(), q.range_seconds)
+        .await;
+    for block in blocks {
+        if let Some(index) = &block.tag_index
+            && lookup.names_from_index(index, &mut names)
+        {
+            continue;
+        }
+        inspected += block_scan::for_each_batch(
+            q.catalog,
+            &block,
+            lookup.columns(),
+            range_nanos(q.range_seconds),
+            |batch| {
+                lookup.collect_names(&SpanBatch::new(batch)?, &mut names)?;
+                Ok(true)
+            },
+        )
+        .await?;
+    }
+    Ok((names, inspected))
+}
+
+/// Distinct values, stopping when `values` is full; block tag indexes first, data when the
+/// index cannot answer.
+pub async fn tag_values(
+    q: &TagQuery<'_>,
+    lookup: &TagLookup,
+    mut values: TagValues,
+) -> Result<(TagValues, u64), SearchError> {
+    let (batches, mut inspected) = memory_batches(q).await?;
+    for batch in &batches {
+        lookup.collect_values(batch, &mut values)?;
+        if values.full {
+            return Ok((values, inspected));
         }
     }
     let blocks = q
@@ -55,49 +105,25 @@ async fn visit_all(
         .blocks_newest_first(q.tenant.as_str(), q.range_seconds)
         .await;
     for block in blocks {
-        let mut go_on = true;
+        if values.full {
+            break;
+        }
+        if let Some(index) = &block.tag_index
+            && lookup.values_from_index(index, &mut values)
+        {
+            continue;
+        }
         inspected += block_scan::for_each_batch(
             q.catalog,
             &block,
-            columns,
+            lookup.columns(),
             range_nanos(q.range_seconds),
             |batch| {
-                go_on = visit(&SpanBatch::new(batch)?)?;
-                Ok(go_on)
+                lookup.collect_values(&SpanBatch::new(batch)?, &mut values)?;
+                Ok(!values.full)
             },
         )
         .await?;
-        if !go_on {
-            break;
-        }
     }
-    Ok(inspected)
-}
-
-/// Attribute names per scope.
-pub async fn tag_names(
-    q: &TagQuery<'_>,
-    lookup: &TagLookup,
-) -> Result<(TagNames, u64), SearchError> {
-    let mut names = TagNames::default();
-    let inspected = visit_all(q, lookup.columns(), |batch| {
-        lookup.collect_names(batch, &mut names)?;
-        Ok(true)
-    })
-    .await?;
-    Ok((names, inspected))
-}
-
-/// Distinct values, stopping when `values` is full.
-pub async fn tag_values(
-    q: &TagQuery<'_>,
-    lookup: &TagLookup,
-    mut values: TagValues,
-) -> Result<(TagValues, u64), SearchError> {
-    let inspected = visit_all(q, lookup.columns(), |batch| {
-        lookup.collect_values(batch, &mut values)?;
-        Ok(!values.full)
-    })
-    .await?;
     Ok((values, inspected))
 }

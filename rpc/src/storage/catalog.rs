@@ -11,7 +11,9 @@ use object_store::path::Path;
 use object_store::{ObjectStore, ObjectStoreExt};
 use parquet::arrow::arrow_reader::ArrowReaderMetadata;
 use tokio::sync::{OnceCell, RwLock};
-use tracecore_engine::block::{BlockBloom, BlockMeta, load_block_metadata, read_trace};
+use tracecore_engine::block::{
+    BlockBloom, BlockMeta, BlockTagIndex, load_block_metadata, read_trace,
+};
 use tracecore_proto::otlp::ResourceSpans;
 
 use super::StorageError;
@@ -21,6 +23,8 @@ use super::object_reader::ObjectReader;
 pub struct CatalogBlock {
     pub meta: BlockMeta,
     bloom: BlockBloom,
+    /// `tags.json`; `None` for blocks written before it existed (readers then scan).
+    pub tag_index: Option<Arc<BlockTagIndex>>,
     data_path: Path,
     metadata: OnceCell<ArrowReaderMetadata>,
 }
@@ -63,17 +67,17 @@ impl BlockCatalog {
             })
             .try_collect()
             .await?;
-        let loaded: Vec<Result<(BlockMeta, BlockBloom), StorageError>> =
-            futures::stream::iter(metas)
-                .map(|path| self.load_block(path))
-                .buffer_unordered(LOAD_CONCURRENCY)
-                .collect()
-                .await;
+        type Loaded = (BlockMeta, BlockBloom, Option<Arc<BlockTagIndex>>);
+        let loaded: Vec<Result<Loaded, StorageError>> = futures::stream::iter(metas)
+            .map(|path| self.load_block(path))
+            .buffer_unordered(LOAD_CONCURRENCY)
+            .collect()
+            .await;
         let mut count = 0;
         for block in loaded {
             match block {
-                Ok((meta, bloom)) => {
-                    self.insert(meta, bloom).await;
+                Ok((meta, bloom, tag_index)) => {
+                    self.insert(meta, bloom, tag_index).await;
                     count += 1;
                 }
                 Err(error) => tracing::warn!(%error, "block skipped while loading the catalog"),
@@ -82,7 +86,10 @@ impl BlockCatalog {
         Ok(count)
     }
 
-    async fn load_block(&self, meta_path: Path) -> Result<(BlockMeta, BlockBloom), StorageError> {
+    async fn load_block(
+        &self,
+        meta_path: Path,
+    ) -> Result<(BlockMeta, BlockBloom, Option<Arc<BlockTagIndex>>), StorageError> {
         let meta_bytes = self.store.get(&meta_path).await?.bytes().await?;
         let meta = BlockMeta::from_json(&meta_bytes).map_err(|e| StorageError::BadMeta {
             path: meta_path.to_string(),
@@ -99,16 +106,30 @@ impl BlockCatalog {
             block: meta.block_id.to_string(),
             source,
         })?;
-        Ok((meta, bloom))
+        // Optional: older blocks have none, and a damaged one only costs scans.
+        let tag_index = match self.store.get(&Path::from(meta.tag_index_path())).await {
+            Ok(found) => match found.bytes().await {
+                Ok(bytes) => BlockTagIndex::from_json(&bytes).ok().map(Arc::new),
+                Err(_) => None,
+            },
+            Err(_) => None,
+        };
+        Ok((meta, bloom, tag_index))
     }
 
     /// Adds a block that was just committed.
-    pub async fn insert(&self, meta: BlockMeta, bloom: BlockBloom) {
+    pub async fn insert(
+        &self,
+        meta: BlockMeta,
+        bloom: BlockBloom,
+        tag_index: Option<Arc<BlockTagIndex>>,
+    ) {
         let (_, data_path, _) = meta.object_paths();
         let tenant = meta.tenant_id.clone();
         let block = Arc::new(CatalogBlock {
             meta,
             bloom,
+            tag_index,
             data_path: Path::from(data_path),
             metadata: OnceCell::new(),
         });

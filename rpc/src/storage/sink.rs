@@ -10,7 +10,7 @@ use std::sync::Arc;
 use object_store::ObjectStoreExt;
 use object_store::path::Path;
 use tracecore_engine::BlockSink;
-use tracecore_engine::block::{BlockBloom, EncodedBlock};
+use tracecore_engine::block::{BlockBloom, BlockTagIndex, EncodedBlock};
 
 use super::StorageError;
 use super::backend::Bucket;
@@ -61,6 +61,15 @@ async fn commit_block(
     })?;
     put(bucket, &data_path, block.data.clone()).await?;
     put(bucket, &bloom_path, block.bloom.clone()).await?;
+    put(
+        bucket,
+        &block.meta.tag_index_path(),
+        block.tag_index.clone(),
+    )
+    .await?;
+    let tag_index = BlockTagIndex::from_json(&block.tag_index)
+        .ok()
+        .map(Arc::new);
     let meta_json = block.meta.to_json_bytes();
     put(bucket, &meta_path, meta_json.into()).await?;
     if let Some(root) = &bucket.local_root {
@@ -73,7 +82,7 @@ async fn commit_block(
             }
         }
     }
-    catalog.insert(block.meta, bloom).await;
+    catalog.insert(block.meta, bloom, tag_index).await;
     Ok(())
 }
 

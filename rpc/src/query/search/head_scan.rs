@@ -12,24 +12,78 @@ use tracecore_engine::{ShardHandle, TenantId, TraceSnapshot};
 
 use super::SearchError;
 
+/// One in-memory trace: its fragments from every shard, head and cut blocks.
+#[derive(Default)]
+pub struct MemoryTrace {
+    pub fragments: Vec<Bytes>,
+    pub start_unix_nano: u64,
+    pub end_unix_nano: u64,
+}
+
+/// In-memory traces of `tenant`, by trace ID.
+pub type MemoryTraces = BTreeMap<[u8; 16], MemoryTrace>;
+
 /// In-memory traces of `tenant` on every shard, merged per trace ID, sorted by ID.
 pub async fn snapshot(
     shards: &[ShardHandle],
     tenant: &TenantId,
-) -> Result<BTreeMap<[u8; 16], Vec<Bytes>>, SearchError> {
+) -> Result<MemoryTraces, SearchError> {
     let per_shard =
         futures::future::try_join_all(shards.iter().map(|s| s.snapshot_traces(tenant.clone())))
             .await?;
-    let mut traces: BTreeMap<[u8; 16], Vec<Bytes>> = BTreeMap::new();
-    for TraceSnapshot {
-        trace_id,
-        fragments,
-        ..
-    } in per_shard.into_iter().flatten()
-    {
-        traces.entry(trace_id).or_default().extend(fragments);
+    let mut traces = MemoryTraces::new();
+    for t in per_shard.into_iter().flatten() {
+        let TraceSnapshot {
+            trace_id,
+            fragments,
+            start_unix_nano,
+            end_unix_nano,
+            ..
+        } = t;
+        let entry = traces.entry(trace_id).or_insert_with(|| MemoryTrace {
+            start_unix_nano: u64::MAX,
+            ..MemoryTrace::default()
+        });
+        entry.fragments.extend(fragments);
+        entry.start_unix_nano = entry.start_unix_nano.min(start_unix_nano);
+        entry.end_unix_nano = entry.end_unix_nano.max(end_unix_nano);
     }
     Ok(traces)
+}
+
+/// Traces overlapping `range` (unix nanoseconds), newest start first, in chunks that grow
+/// from `first` traces (doubling, up to 8192): a `limit` search usually stops after the first
+/// chunk instead of encoding everything in memory. Each chunk is sorted by trace ID, as the
+/// encoder requires.
+pub fn newest_first_chunks(
+    traces: MemoryTraces,
+    range: Option<(u64, u64)>,
+    first: usize,
+) -> Vec<BTreeMap<[u8; 16], Vec<Bytes>>> {
+    let mut selected: Vec<([u8; 16], MemoryTrace)> = traces
+        .into_iter()
+        .filter(|(_, t)| {
+            range.is_none_or(|(from, to)| t.start_unix_nano <= to && t.end_unix_nano >= from)
+        })
+        .collect();
+    selected.sort_by(|a, b| {
+        b.1.start_unix_nano
+            .cmp(&a.1.start_unix_nano)
+            .then_with(|| a.0.cmp(&b.0))
+    });
+    let mut chunks = Vec::new();
+    let mut size = first.max(1);
+    let mut rest = selected.into_iter().peekable();
+    while rest.peek().is_some() {
+        let chunk: BTreeMap<[u8; 16], Vec<Bytes>> = rest
+            .by_ref()
+            .take(size)
+            .map(|(id, t)| (id, t.fragments))
+            .collect();
+        chunks.push(chunk);
+        size = size.saturating_mul(2).min(8192);
+    }
+    chunks
 }
 
 /// The snapshot as `tc1` Arrow batches and the OTLP bytes encoded (CPU-bound: call from a

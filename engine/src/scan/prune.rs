@@ -1,0 +1,179 @@
+//! Block pruning from the tag index: a block is skipped when its index proves that no span
+//! can satisfy the conditions every match needs — e.g. `resource.service.name = "x"` when no
+//! resource of the block has that service, or `span.http.status_code >= 500` when its status
+//! codes are all below. Conservative: anything the index cannot decide (intrinsics other than
+//! `name`, event/link fields, arithmetic, negation, names with dropped values) may match.
+
+use tracecore_traceql::{BinaryOp, FieldExpr, LogicalOp, Static, StructuralOp, UnaryOp};
+
+use super::eval::Regexes;
+use super::plan::{PlanExpr, PlanPipeline, PlanStage, SearchPlan};
+use super::tags::indexed_places;
+use crate::block::tag_index::{BlockTagIndex, IndexedValues};
+
+impl SearchPlan {
+    /// False only when the block's tag index proves that no trace of the block can match.
+    pub fn may_match(&self, index: &BlockTagIndex) -> bool {
+        let ctx = Ctx {
+            exprs: &self.exprs,
+            regexes: &self.regexes,
+            index,
+        };
+        ctx.pipeline(&self.pipeline)
+    }
+}
+
+struct Ctx<'a> {
+    exprs: &'a [FieldExpr],
+    regexes: &'a Regexes,
+    index: &'a BlockTagIndex,
+}
+
+impl Ctx<'_> {
+    fn pipeline(&self, p: &PlanPipeline) -> bool {
+        match p.stages.first() {
+            Some(PlanStage::Spanset(e)) => self.spanset(e),
+            _ => true,
+        }
+    }
+
+    fn spanset(&self, e: &PlanExpr) -> bool {
+        match e {
+            PlanExpr::Leaf(i) => self.exprs.get(*i).is_none_or(|f| self.field(f)),
+            PlanExpr::Pipeline(p) => self.pipeline(p),
+            PlanExpr::And(parts) => parts.iter().all(|p| self.spanset(p)),
+            PlanExpr::Or(parts) => parts.iter().any(|p| self.spanset(p)),
+            PlanExpr::Structural { op, lhs, rhs } => {
+                let negated = matches!(
+                    op,
+                    StructuralOp::NotChild
+                        | StructuralOp::NotParent
+                        | StructuralOp::NotDescendant
+                        | StructuralOp::NotAncestor
+                        | StructuralOp::NotSibling
+                );
+                self.spanset(rhs) && (negated || self.spanset(lhs))
+            }
+        }
+    }
+
+    /// Whether some span of the block may make `f` true.
+    fn field(&self, f: &FieldExpr) -> bool {
+        match f {
+            FieldExpr::Logical {
+                op: LogicalOp::And,
+                operands,
+            } => operands.iter().all(|o| self.field(o)),
+            FieldExpr::Logical {
+                op: LogicalOp::Or,
+                operands,
+            } => operands.iter().any(|o| self.field(o)),
+            FieldExpr::Unary {
+                op: UnaryOp::Exists,
+                expr,
+            } => match self.lists(expr) {
+                Some(Some(lists)) => !lists.is_empty(),
+                _ => true,
+            },
+            FieldExpr::Binary { op, lhs, rhs } => {
+                let (field, literal, op) = match (lhs.as_ref(), rhs.as_ref()) {
+                    (field, FieldExpr::Static(s)) => (field, s, *op),
+                    (FieldExpr::Static(s), field) => match flip(*op) {
+                        Some(op) => (field, s, op),
+                        None => return true,
+                    },
+                    _ => return true,
+                };
+                match self.lists(field) {
+                    Some(Some(lists)) => {
+                        let regex = self.regexes.get(rhs);
+                        lists.iter().any(|v| any_satisfies(v, op, literal, regex))
+                    }
+                    _ => true,
+                }
+            }
+            _ => true,
+        }
+    }
+
+    /// `Some(Some(lists))`: the complete value lists of `field` (empty: no span has it);
+    /// `Some(None)`: indexed but incomplete; `None`: not indexed.
+    #[allow(clippy::option_option)]
+    fn lists(&self, field: &FieldExpr) -> Option<Option<Vec<&IndexedValues>>> {
+        let places = indexed_places(field)?;
+        let mut lists = Vec::new();
+        for (scope, name) in places {
+            match self.index.values(scope, name) {
+                Some(v) if !v.complete => return Some(None),
+                Some(v) => lists.push(v),
+                None => {}
+            }
+        }
+        Some(Some(lists))
+    }
+}
+
+/// `lit op field` as `field op' lit`.
+fn flip(op: BinaryOp) -> Option<BinaryOp> {
+    Some(match op {
+        BinaryOp::Eq => BinaryOp::Eq,
+        BinaryOp::Neq => BinaryOp::Neq,
+        BinaryOp::Lt => BinaryOp::Gt,
+        BinaryOp::Lte => BinaryOp::Gte,
+        BinaryOp::Gt => BinaryOp::Lt,
+        BinaryOp::Gte => BinaryOp::Lte,
+        _ => return None,
+    })
+}
+
+fn ordered<T: PartialOrd>(op: BinaryOp, a: &T, b: &T) -> bool {
+    match op {
+        BinaryOp::Eq => a == b,
+        BinaryOp::Neq => a != b,
+        BinaryOp::Lt => a < b,
+        BinaryOp::Lte => a <= b,
+        BinaryOp::Gt => a > b,
+        BinaryOp::Gte => a >= b,
+        // Not a comparison this module decides.
+        _ => true,
+    }
+}
+
+/// Whether some value of `v` satisfies `value op literal` (TraceQL types: no coercion
+/// between strings and numbers; ints, floats and durations compare numerically).
+#[allow(clippy::cast_precision_loss)]
+fn any_satisfies(
+    v: &IndexedValues,
+    op: BinaryOp,
+    literal: &Static,
+    regex: Option<&regex::Regex>,
+) -> bool {
+    match (op, literal) {
+        (BinaryOp::Regex | BinaryOp::NotRegex, Static::String(_)) => match regex {
+            Some(re) => v
+                .strings
+                .iter()
+                .any(|s| re.is_match(s) != (op == BinaryOp::NotRegex)),
+            None => true,
+        },
+        (BinaryOp::Regex | BinaryOp::NotRegex, _) => true,
+        (_, Static::String(lit)) => v
+            .strings
+            .iter()
+            .any(|s| ordered(op, &s.as_str(), &lit.as_str())),
+        (_, Static::Int(i) | Static::Duration(i)) => {
+            v.ints.iter().any(|x| ordered(op, x, i))
+                || v.floats.iter().any(|x| ordered(op, x, &(*i as f64)))
+        }
+        (_, Static::Float(f)) => {
+            v.ints.iter().any(|x| ordered(op, &(*x as f64), f))
+                || v.floats.iter().any(|x| ordered(op, x, f))
+        }
+        (BinaryOp::Eq | BinaryOp::Neq, Static::Bool(b)) => {
+            v.bools.iter().any(|x| ordered(op, x, b))
+        }
+        (_, Static::Bool(_)) => false,
+        // Status and kind literals never equal an attribute value.
+        (_, Static::Status(_) | Static::Kind(_)) => false,
+    }
+}
