@@ -7,6 +7,7 @@ pub mod search;
 pub mod search_json;
 pub mod search_proto;
 pub mod streaming;
+pub mod tag_results;
 pub mod tags;
 pub mod trace_by_id;
 

@@ -1,7 +1,8 @@
 //! `tempopb.StreamingQuerier` over gRPC — what Grafana's Tempo data source uses for streaming
-//! search (TEMPO-SPEC §1.11, §2.1). Served on the HTTP API port (h2c), as Tempo does with
-//! `stream_over_http_enabled: true`. `Search` answers with the complete result (split into
-//! ≤ 1 MiB messages); the request maps onto the same parameters as `GET /api/search`, so
+//! search and autocomplete (TEMPO-SPEC §1.11, §2.1): `Search`, `SearchTags`, `SearchTagsV2`,
+//! `SearchTagValues`, `SearchTagValuesV2`. Served on the HTTP API port (h2c), as Tempo does
+//! with `stream_over_http_enabled: true`. Each answers with its complete result (`Search` split
+//! into ≤ 1 MiB messages); requests map onto the same parameters as the HTTP endpoints, so
 //! validation, limits and error texts are identical.
 
 use std::collections::HashMap;
@@ -16,16 +17,21 @@ use tonic::codegen::{Body, StdError, http as tonic_http};
 use tonic::server::{Grpc, NamedService, ServerStreamingService};
 use tonic::{Code, Request, Response, Status};
 use tonic_prost::ProstCodec;
-use tracecore_proto::tempo::{SearchRequest, SearchResponse};
+use tracecore_engine::TenantId;
+use tracecore_proto::tempo::{
+    MetadataMetrics, SearchRequest, SearchResponse, SearchTagValuesRequest,
+    SearchTagValuesResponse, SearchTagValuesV2Response, SearchTagsRequest, SearchTagsResponse,
+    SearchTagsV2Response, SearchTagsV2Scope, TagValue,
+};
 
 use super::search::execute;
 use super::search_proto::packets;
+use super::tag_results::{self, Params};
 use super::{ApiError, ApiState};
 use crate::tenancy::{ORG_ID_HEADER, TenantError, resolve_tenant};
 
 /// Fully qualified service name.
 pub const SERVICE: &str = "tempopb.StreamingQuerier";
-const SEARCH_PATH: &str = "/tempopb.StreamingQuerier/Search";
 
 /// The service; cheap to clone.
 #[derive(Clone)]
@@ -91,18 +97,30 @@ fn params_of(r: &SearchRequest) -> HashMap<String, String> {
     p
 }
 
-type ResponseStream = Pin<Box<dyn Stream<Item = Result<SearchResponse, Status>> + Send>>;
+type Answer<Resp> = Pin<Box<dyn Future<Output = Result<Vec<Resp>, ApiError>> + Send>>;
 
-struct SearchCall(Arc<ApiState>);
+/// One method: runs to completion for the tenant, then streams its messages.
+struct Call<Req, Resp> {
+    state: Arc<ApiState>,
+    run: fn(Arc<ApiState>, TenantId, Req) -> Answer<Resp>,
+}
 
-impl ServerStreamingService<SearchRequest> for SearchCall {
-    type Response = SearchResponse;
-    type ResponseStream = ResponseStream;
-    type Future =
-        Pin<Box<dyn Future<Output = Result<Response<ResponseStream>, Status>> + Send + 'static>>;
+type ResponseStream<Resp> = Pin<Box<dyn Stream<Item = Result<Resp, Status>> + Send>>;
 
-    fn call(&mut self, request: Request<SearchRequest>) -> Self::Future {
-        let state = self.0.clone();
+impl<Req, Resp> ServerStreamingService<Req> for Call<Req, Resp>
+where
+    Req: Send + 'static,
+    Resp: Send + 'static,
+{
+    type Response = Resp;
+    type ResponseStream = ResponseStream<Resp>;
+    type Future = Pin<
+        Box<dyn Future<Output = Result<Response<ResponseStream<Resp>>, Status>> + Send + 'static>,
+    >;
+
+    fn call(&mut self, request: Request<Req>) -> Self::Future {
+        let state = self.state.clone();
+        let run = self.run;
         Box::pin(async move {
             let tenant = resolve_tenant(
                 state.config.multitenancy_enabled,
@@ -116,14 +134,158 @@ impl ServerStreamingService<SearchRequest> for SearchCall {
                 TenantError::Missing => Status::unauthenticated(e.to_string()),
                 TenantError::Invalid(m) => Status::invalid_argument(m),
             })?;
-            let params = params_of(request.get_ref());
-            let outcome = execute(&state, tenant, &params).await.map_err(status)?;
-            let messages = packets(&outcome.traces, &outcome.metrics);
-            let stream: ResponseStream =
+            let messages = run(state, tenant, request.into_inner())
+                .await
+                .map_err(status)?;
+            let stream: ResponseStream<Resp> =
                 Box::pin(futures::stream::iter(messages.into_iter().map(Ok)));
             Ok(Response::new(stream))
         })
     }
+}
+
+fn search(state: Arc<ApiState>, tenant: TenantId, r: SearchRequest) -> Answer<SearchResponse> {
+    Box::pin(async move {
+        let outcome = execute(&state, tenant, &params_of(&r)).await?;
+        Ok(packets(&outcome.traces, &outcome.metrics))
+    })
+}
+
+fn tag_params(query: &str, scope: &str, start: u32, end: u32, limit: u32, stale: u32) -> Params {
+    let mut p = Params::new();
+    for (k, v) in [("q", query), ("scope", scope)] {
+        if !v.is_empty() {
+            p.insert(k.to_owned(), v.to_owned());
+        }
+    }
+    for (k, v) in [
+        ("start", start),
+        ("end", end),
+        ("limit", limit),
+        ("maxStaleValues", stale),
+    ] {
+        if v > 0 {
+            p.insert(k.to_owned(), v.to_string());
+        }
+    }
+    p
+}
+
+fn metadata(inspected_bytes: u64) -> Option<MetadataMetrics> {
+    Some(MetadataMetrics {
+        inspected_bytes,
+        total_jobs: 1,
+        completed_jobs: 1,
+        ..MetadataMetrics::default()
+    })
+}
+
+fn tags_params(r: &SearchTagsRequest) -> Params {
+    tag_params(
+        &r.query,
+        &r.scope,
+        r.start,
+        r.end,
+        r.max_tags_per_scope,
+        r.stale_values_threshold,
+    )
+}
+
+fn values_params(r: &SearchTagValuesRequest) -> Params {
+    tag_params(
+        &r.query,
+        "",
+        r.start,
+        r.end,
+        r.max_tag_values,
+        r.stale_value_threshold,
+    )
+}
+
+fn search_tags(
+    state: Arc<ApiState>,
+    tenant: TenantId,
+    r: SearchTagsRequest,
+) -> Answer<SearchTagsResponse> {
+    Box::pin(async move {
+        let a = tag_results::names_v1(&state, &tenant, &tags_params(&r)).await?;
+        Ok(vec![SearchTagsResponse {
+            tag_names: a.items,
+            metrics: metadata(a.inspected_bytes),
+        }])
+    })
+}
+
+fn search_tags_v2(
+    state: Arc<ApiState>,
+    tenant: TenantId,
+    r: SearchTagsRequest,
+) -> Answer<SearchTagsV2Response> {
+    Box::pin(async move {
+        let a = tag_results::names_v2(&state, &tenant, &tags_params(&r)).await?;
+        Ok(vec![SearchTagsV2Response {
+            scopes: a
+                .items
+                .into_iter()
+                .map(|(name, tags)| SearchTagsV2Scope { name, tags })
+                .collect(),
+            metrics: metadata(a.inspected_bytes),
+        }])
+    })
+}
+
+fn search_tag_values(
+    state: Arc<ApiState>,
+    tenant: TenantId,
+    r: SearchTagValuesRequest,
+) -> Answer<SearchTagValuesResponse> {
+    Box::pin(async move {
+        let a = tag_results::values_v1(&state, &tenant, &r.tag_name, &values_params(&r)).await?;
+        Ok(vec![SearchTagValuesResponse {
+            tag_values: a.items,
+            metrics: metadata(a.inspected_bytes),
+        }])
+    })
+}
+
+fn search_tag_values_v2(
+    state: Arc<ApiState>,
+    tenant: TenantId,
+    r: SearchTagValuesRequest,
+) -> Answer<SearchTagValuesV2Response> {
+    Box::pin(async move {
+        let a = tag_results::values_v2(&state, &tenant, &r.tag_name, &values_params(&r)).await?;
+        Ok(vec![SearchTagValuesV2Response {
+            tag_values: a
+                .items
+                .into_iter()
+                .map(|(ty, value)| TagValue {
+                    r#type: ty.to_owned(),
+                    value,
+                })
+                .collect(),
+            metrics: metadata(a.inspected_bytes),
+        }])
+    })
+}
+
+/// Serves one method with `run` (request and response types fixed by `run`).
+async fn serve<Req, Resp, B>(
+    state: Arc<ApiState>,
+    request: tonic_http::Request<B>,
+    run: fn(Arc<ApiState>, TenantId, Req) -> Answer<Resp>,
+) -> tonic_http::Response<tonic::body::Body>
+where
+    Req: prost::Message + Default + Send + 'static,
+    Resp: prost::Message + Send + 'static,
+    B: Body + Send + 'static,
+    B::Error: Into<StdError> + Send + 'static,
+{
+    let mut grpc = Grpc::new(ProstCodec::<Resp, Req>::default())
+        .accept_compressed(tonic::codec::CompressionEncoding::Gzip)
+        .max_decoding_message_size(16 << 20)
+        .max_encoding_message_size(16 << 20);
+    grpc.server_streaming(Call { state, run }, request).await
 }
 
 impl<B> tower::Service<tonic_http::Request<B>> for StreamingQuerier
@@ -141,17 +303,24 @@ where
 
     fn call(&mut self, request: tonic_http::Request<B>) -> Self::Future {
         let state = self.state.clone();
-        if request.uri().path() != SEARCH_PATH {
-            return Box::pin(async move {
-                Ok(Status::unimplemented("method not implemented by tracecore yet").into_http())
-            });
-        }
+        let method = request
+            .uri()
+            .path()
+            .strip_prefix("/tempopb.StreamingQuerier/")
+            .unwrap_or("")
+            .to_owned();
         Box::pin(async move {
-            let mut grpc = Grpc::new(ProstCodec::<SearchResponse, SearchRequest>::default())
-                .accept_compressed(tonic::codec::CompressionEncoding::Gzip)
-                .max_decoding_message_size(16 << 20)
-                .max_encoding_message_size(16 << 20);
-            Ok(grpc.server_streaming(SearchCall(state), request).await)
+            Ok(match method.as_str() {
+                "Search" => serve(state, request, search).await,
+                "SearchTags" => serve(state, request, search_tags).await,
+                "SearchTagsV2" => serve(state, request, search_tags_v2).await,
+                "SearchTagValues" => serve(state, request, search_tag_values).await,
+                "SearchTagValuesV2" => serve(state, request, search_tag_values_v2).await,
+                _ => Status::unimplemented(format!(
+                    "tempopb.StreamingQuerier/{method} is not implemented by tracecore yet"
+                ))
+                .into_http(),
+            })
         })
     }
 }

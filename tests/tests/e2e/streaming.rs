@@ -119,3 +119,97 @@ async fn streaming_search_errors_use_grpc_codes() {
     assert_eq!(messages.len(), 1);
     assert!(messages[0].traces.is_empty());
 }
+
+async fn stream_call<Req, Resp>(server: &Server, method: &'static str, request: Req) -> Vec<Resp>
+where
+    Req: prost::Message + Send + Sync + 'static,
+    Resp: prost::Message + Default + Send + Sync + 'static,
+{
+    let url = format!("http://127.0.0.1:{}", server.ports().http);
+    let channel = Endpoint::from_shared(url).unwrap().connect().await.unwrap();
+    let mut grpc = tonic::client::Grpc::new(channel);
+    grpc.ready().await.unwrap();
+    let path = tonic::codegen::http::uri::PathAndQuery::from_static(method);
+    let codec = tonic_prost::ProstCodec::<Req, Resp>::default();
+    let mut stream = grpc
+        .server_streaming(Request::new(request), path, codec)
+        .await
+        .unwrap()
+        .into_inner();
+    let mut out = Vec::new();
+    while let Some(message) = stream.message().await.unwrap() {
+        out.push(message);
+    }
+    out
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn streaming_tag_lookups_match_http() {
+    use tracecore_proto::tempo::{
+        SearchTagValuesRequest, SearchTagValuesV2Response, SearchTagsRequest, SearchTagsV2Response,
+    };
+    let server = Server::start(ServerOptions::default()).await.unwrap();
+    let client = server.client();
+    let batch = TraceBatch::generate(&mut TraceGenerator::new(23), 30);
+    client.export_ok(&batch.request).await.unwrap();
+
+    let tags: Vec<SearchTagsV2Response> = stream_call(
+        &server,
+        "/tempopb.StreamingQuerier/SearchTagsV2",
+        SearchTagsRequest {
+            scope: "resource".into(),
+            ..SearchTagsRequest::default()
+        },
+    )
+    .await;
+    assert_eq!(tags.len(), 1);
+    let http = client
+        .get("/api/v2/search/tags?scope=resource", None)
+        .await
+        .unwrap()
+        .json()
+        .unwrap();
+    let http_tags: Vec<String> = http["scopes"][0]["tags"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|t| t.as_str().unwrap().to_owned())
+        .collect();
+    assert_eq!(tags[0].scopes.len(), 1);
+    assert_eq!(tags[0].scopes[0].name, "resource");
+    assert_eq!(tags[0].scopes[0].tags, http_tags);
+    assert!(http_tags.contains(&"service.name".to_owned()));
+
+    let values: Vec<SearchTagValuesV2Response> = stream_call(
+        &server,
+        "/tempopb.StreamingQuerier/SearchTagValuesV2",
+        SearchTagValuesRequest {
+            tag_name: "resource.service.name".into(),
+            ..SearchTagValuesRequest::default()
+        },
+    )
+    .await;
+    let mut grpc_values: Vec<String> = values[0]
+        .tag_values
+        .iter()
+        .map(|v| {
+            assert_eq!(v.r#type, "string");
+            v.value.clone()
+        })
+        .collect();
+    grpc_values.sort();
+    let http = client
+        .get("/api/search/tag/service.name/values", None)
+        .await
+        .unwrap()
+        .json()
+        .unwrap();
+    let http_values: Vec<String> = http["tagValues"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|t| t.as_str().unwrap().to_owned())
+        .collect();
+    assert_eq!(grpc_values, http_values);
+    assert!(!http_values.is_empty());
+}
