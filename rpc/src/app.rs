@@ -114,6 +114,7 @@ async fn serve(config: Config, io: tokio::runtime::Handle) -> Result<(), String>
         rpc_metrics.clone(),
         overrides.clone(),
         rate_limiter.clone(),
+        config.distributor.max_attribute_bytes,
     );
     let reloader = tokio::spawn(run_reloader(overrides, rate_limiter, stop_rx.clone()));
 

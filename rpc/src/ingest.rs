@@ -3,8 +3,10 @@
 //! what was accepted or refused.
 //!
 //! Limits come before the WAL: the ingestion rate limit refuses a whole request (429) before
-//! anything is sent to a shard; the per-trace limits are applied by each shard before its WAL
-//! write, and what they refuse is reported as a partial success, never acknowledged.
+//! anything is sent to a shard; attribute keys and string values over `max_attribute_bytes` are
+//! truncated (the request is rewritten and skimmed again, only when the skim saw one); the
+//! per-trace limits are applied by each shard before its WAL write, and what they refuse is
+//! reported as a partial success, never acknowledged.
 
 use std::sync::Arc;
 use std::time::Instant;
@@ -14,7 +16,9 @@ use tracecore_engine::routing::shard_for;
 use tracecore_engine::{EngineError, ErrorKind, LimitRefusals, ShardHandle, TenantId};
 
 use crate::limits::{IngestionRateLimiter, RateLimited, TenantLimits, TenantOverrides};
-use crate::otlp::skim::{SkimError, SkimLimits, skim_export_request};
+use crate::otlp::skim::{
+    SkimError, SkimLimits, SkimmedRequest, skim_export_request, truncate_attributes,
+};
 use crate::telemetry::{RpcMetrics, TenantLabels};
 
 /// What happened to a request's spans.
@@ -61,6 +65,8 @@ pub struct Ingester {
     limits: SkimLimits,
     overrides: Arc<TenantOverrides>,
     rate: Arc<IngestionRateLimiter>,
+    /// `distributor.max_attribute_bytes`: the truncation limit of tenants without their own.
+    max_attribute_bytes: u64,
 }
 
 impl Ingester {
@@ -69,6 +75,7 @@ impl Ingester {
         metrics: RpcMetrics,
         overrides: Arc<TenantOverrides>,
         rate: Arc<IngestionRateLimiter>,
+        max_attribute_bytes: u64,
     ) -> Arc<Ingester> {
         Arc::new(Ingester {
             shards,
@@ -76,6 +83,7 @@ impl Ingester {
             limits: SkimLimits::default(),
             overrides,
             rate,
+            max_attribute_bytes,
         })
     }
 
@@ -109,6 +117,7 @@ impl Ingester {
                 .discard("rate_limited", tenant.as_str(), skimmed.span_count);
             return Err(refused.into());
         }
+        let skimmed = self.truncate_attributes(tenant, body, skimmed, &limits)?;
         let trace_limits = limits.trace_limits(shards);
         // Admission is all-or-nothing: reserve a mailbox slot on every shard the request
         // touches before sending anything, so a full queue refuses the whole request (429) and
@@ -194,6 +203,37 @@ impl Ingester {
             outcome.message = Some(limit_message(&limited, &limits, tenant));
         }
         Ok(outcome)
+    }
+}
+
+impl Ingester {
+    // PERFORMANCE-CRITICAL: once per request. A request whose attributes are all within the
+    // limit (the skim measured the longest) costs one comparison; only a request with an
+    // over-long key or value is rewritten (one copy of the body) and skimmed again.
+    /// Applies the tenant's `max_attribute_bytes` (Tempo's distributor rule, TEMPO-SPEC §6.2):
+    /// truncates over-long attribute keys and string values and counts them in
+    /// `tempo_distributor_attributes_truncated_total{tenant,scope}`.
+    fn truncate_attributes(
+        &self,
+        tenant: &TenantId,
+        body: &Bytes,
+        skimmed: SkimmedRequest,
+        limits: &TenantLimits,
+    ) -> Result<SkimmedRequest, IngestError> {
+        let max = limits.attribute_bytes_limit(self.max_attribute_bytes);
+        if max == 0 || skimmed.longest_attribute <= max {
+            return Ok(skimmed);
+        }
+        // The body passed the skim, so neither step can find it malformed; should one anyway,
+        // the request is refused like any malformed one rather than stored untruncated.
+        let (body, truncated) = truncate_attributes(body, max)?;
+        let shards = self.shards.len();
+        let skimmed = skim_export_request(&body, &self.limits, shards, |id| {
+            shard_for(tenant.as_str(), id, shards)
+        })?;
+        self.metrics
+            .attributes_truncated(tenant.as_str(), &truncated);
+        Ok(skimmed)
     }
 }
 

@@ -5,9 +5,12 @@
 //! ([`rate`], a token bucket of request bytes per tenant; over it the whole request is refused
 //! with 429 / `RESOURCE_EXHAUSTED` and a retry hint) and, in the shards, the per-trace limits
 //! `max_traces_per_user` and `max_bytes_per_trace` (refused spans are reported in OTLP
-//! `partial_success`, never acknowledged and dropped). Every refusal is counted in
-//! `tempo_discarded_spans_total{reason,tenant}`. The read limits (`max_search_duration`,
-//! `max_bytes_per_tag_values_query`) are resolved here for the query path.
+//! `partial_success`, never acknowledged and dropped). Attribute keys and string values over
+//! `max_attribute_bytes` (the tenant's, else `distributor.max_attribute_bytes`) are truncated
+//! there too, and counted in `tempo_distributor_attributes_truncated_total{tenant,scope}`.
+//! Every refusal is counted in `tempo_discarded_spans_total{reason,tenant}`. The read limits
+//! (`max_search_duration`, `max_bytes_per_tag_values_query`) are resolved here for the query
+//! path.
 
 pub mod metrics;
 pub mod overrides_file;

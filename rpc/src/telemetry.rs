@@ -7,6 +7,8 @@ use prometheus_client::metrics::gauge::Gauge;
 use prometheus_client::metrics::histogram::{Histogram, exponential_buckets};
 use prometheus_client::registry::Registry;
 
+use crate::otlp::skim::TruncatedAttributes;
+
 /// `{tenant}`.
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
 pub struct TenantLabels {
@@ -18,6 +20,14 @@ pub struct TenantLabels {
 pub struct DiscardLabels {
     pub reason: String,
     pub tenant: String,
+}
+
+/// `{tenant, scope}`: where truncated attributes were (`resource`, `scope`, `span`, `event`,
+/// `link`).
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct TruncationLabels {
+    pub tenant: String,
+    pub scope: String,
 }
 
 /// `{receiver, outcome}` of a UDP datagram.
@@ -56,6 +66,8 @@ pub struct RpcMetrics {
     pub bytes_received: Family<TenantLabels, Counter>,
     pub ingress_bytes: Family<TenantLabels, Counter>,
     pub discarded_spans: Family<DiscardLabels, Counter>,
+    /// Attribute keys and string values cut to `max_attribute_bytes`.
+    pub attributes_truncated: Family<TruncationLabels, Counter>,
     pub request_duration: Family<RequestLabels, Histogram, fn() -> Histogram>,
     pub build_info: Family<BuildLabels, Gauge>,
     /// Ours: UDP datagrams by receiver and outcome (`accepted`, `malformed`, `overloaded`,
@@ -71,6 +83,7 @@ impl RpcMetrics {
             bytes_received: Family::default(),
             ingress_bytes: Family::default(),
             discarded_spans: Family::default(),
+            attributes_truncated: Family::default(),
             request_duration: Family::new_with_constructor(request_histogram),
             build_info: Family::default(),
             datagrams: Family::default(),
@@ -94,6 +107,11 @@ impl RpcMetrics {
             "tempo_discarded_spans",
             "Spans refused, by reason and tenant",
             m.discarded_spans.clone(),
+        );
+        registry.register(
+            "tempo_distributor_attributes_truncated",
+            "Attribute keys or values truncated to max_attribute_bytes, per tenant and scope",
+            m.attributes_truncated.clone(),
         );
         registry.register(
             "tempo_request_duration_seconds",
@@ -132,6 +150,20 @@ impl RpcMetrics {
                     tenant: tenant.to_string(),
                 })
                 .inc_by(spans);
+        }
+    }
+
+    /// Counts truncated attribute keys and values (only the scopes that had some).
+    pub fn attributes_truncated(&self, tenant: &str, truncated: &TruncatedAttributes) {
+        for (scope, count) in truncated.by_scope() {
+            if count > 0 {
+                self.attributes_truncated
+                    .get_or_create(&TruncationLabels {
+                        tenant: tenant.to_string(),
+                        scope: scope.to_string(),
+                    })
+                    .inc_by(count);
+            }
         }
     }
 

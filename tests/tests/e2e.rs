@@ -17,6 +17,8 @@ mod hostile;
 mod ingest;
 #[path = "e2e/jaeger_zipkin.rs"]
 mod jaeger_zipkin;
+#[path = "e2e/limits_attributes.rs"]
+mod limits_attributes;
 #[path = "e2e/limits_noisy.rs"]
 mod limits_noisy;
 #[path = "e2e/limits_rate.rs"]

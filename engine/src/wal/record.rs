@@ -149,17 +149,20 @@ pub fn read_record(bytes: &[u8]) -> Result<RecordRead, RecordError> {
 
 /// Decodes a checksum-verified record body.
 pub fn decode_record_body(body: &[u8]) -> Result<WalEntry, RecordError> {
-    let version = body[0];
+    // `read_record` never passes fewer than 2 bytes; a direct caller might.
+    let [version, flags, rest @ ..] = body else {
+        return Err(RecordError::BadLength(body.len()));
+    };
+    let (version, flags) = (*version, *flags);
     if version != RECORD_VERSION {
         return Err(RecordError::BadVersion(version));
     }
-    let flags = body[1];
     let payload: Bytes = if flags & FLAG_ZSTD != 0 {
-        let decoded = zstd::stream::decode_all(&body[2..])
+        let decoded = zstd::stream::decode_all(rest)
             .map_err(|_| RecordError::Malformed("zstd payload does not decode"))?;
         Bytes::from(decoded)
     } else if flags == 0 {
-        Bytes::copy_from_slice(&body[2..])
+        Bytes::copy_from_slice(rest)
     } else {
         return Err(RecordError::Malformed("unknown flags"));
     };
@@ -265,5 +268,12 @@ mod tests {
             flipped[bit / 8] ^= 1 << (bit % 8);
             assert!(read_record(&flipped).is_err(), "bit {bit}");
         }
+    }
+
+    #[test]
+    fn a_body_shorter_than_its_header_is_an_error() {
+        assert_eq!(decode_record_body(&[]), Err(RecordError::BadLength(0)));
+        assert_eq!(decode_record_body(&[1]), Err(RecordError::BadLength(1)));
+        assert!(decode_record_body(&[1, 0]).is_err());
     }
 }

@@ -8,7 +8,8 @@
 //! Tempo 2.x's flat ("legacy") names are accepted too, as Tempo 2.10 does: directly under
 //! `overrides:` for the defaults and inside a tenant's entry (`ingestion_rate_limit_bytes`,
 //! `ingestion_burst_size_bytes`, `ingestion_rate_strategy`, `max_traces_per_user`,
-//! `max_bytes_per_trace`, `max_bytes_per_tag_values_query`, `max_search_duration`). Where a
+//! `ingestion_max_attribute_bytes`, `max_bytes_per_trace`, `max_bytes_per_tag_values_query`,
+//! `max_search_duration`). Where a
 //! block has both names for one limit, the scoped one wins.
 
 use std::time::Duration;
@@ -37,6 +38,8 @@ pub struct OverridesConfig {
     #[serde(skip_serializing_if = "Option::is_none")]
     pub max_traces_per_user: Option<u64>,
     #[serde(skip_serializing_if = "Option::is_none")]
+    pub ingestion_max_attribute_bytes: Option<u64>,
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub max_bytes_per_trace: Option<u64>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub max_bytes_per_tag_values_query: Option<u64>,
@@ -54,6 +57,7 @@ impl Default for OverridesConfig {
             ingestion_rate_limit_bytes: None,
             ingestion_burst_size_bytes: None,
             max_traces_per_user: None,
+            ingestion_max_attribute_bytes: None,
             max_bytes_per_trace: None,
             max_bytes_per_tag_values_query: None,
             max_search_duration: None,
@@ -69,6 +73,7 @@ impl OverridesConfig {
             ingestion_rate_limit_bytes: self.ingestion_rate_limit_bytes,
             ingestion_burst_size_bytes: self.ingestion_burst_size_bytes,
             max_traces_per_user: self.max_traces_per_user,
+            ingestion_max_attribute_bytes: self.ingestion_max_attribute_bytes,
             max_bytes_per_trace: self.max_bytes_per_trace,
             max_bytes_per_tag_values_query: self.max_bytes_per_tag_values_query,
             max_search_duration: self.max_search_duration,
@@ -95,6 +100,8 @@ pub struct LimitsSpec {
     #[serde(skip_serializing_if = "Option::is_none")]
     pub max_traces_per_user: Option<u64>,
     #[serde(skip_serializing_if = "Option::is_none")]
+    pub ingestion_max_attribute_bytes: Option<u64>,
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub max_bytes_per_trace: Option<u64>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub max_bytes_per_tag_values_query: Option<u64>,
@@ -112,6 +119,7 @@ impl LimitsSpec {
                 rate_limit_bytes: i.rate_limit_bytes.or(self.ingestion_rate_limit_bytes),
                 burst_size_bytes: i.burst_size_bytes.or(self.ingestion_burst_size_bytes),
                 max_traces_per_user: i.max_traces_per_user.or(self.max_traces_per_user),
+                max_attribute_bytes: i.max_attribute_bytes.or(self.ingestion_max_attribute_bytes),
             },
             read: ReadSpec {
                 max_bytes_per_tag_values_query: self
@@ -141,6 +149,10 @@ pub struct IngestionSpec {
     pub burst_size_bytes: Option<u64>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub max_traces_per_user: Option<u64>,
+    /// Longest attribute key or string value; longer ones are truncated. 0 (or absent) = the
+    /// distributor's `max_attribute_bytes`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub max_attribute_bytes: Option<u64>,
 }
 
 /// `read:` of an overrides block.

@@ -93,7 +93,13 @@ impl Default for ServerConfig {
 #[serde(default)]
 pub struct DistributorConfig {
     pub receivers: ReceiversConfig,
+    /// Attribute keys and string values longer than this are truncated (per-tenant override:
+    /// `ingestion.max_attribute_bytes`); 0 = off.
+    pub max_attribute_bytes: u64,
 }
+
+/// Tempo's default `distributor.max_attribute_bytes`.
+pub const DEFAULT_MAX_ATTRIBUTE_BYTES: u64 = 2048;
 
 impl Default for DistributorConfig {
     fn default() -> Self {
@@ -108,6 +114,7 @@ impl Default for DistributorConfig {
                 jaeger: None,
                 zipkin: None,
             },
+            max_attribute_bytes: DEFAULT_MAX_ATTRIBUTE_BYTES,
         }
     }
 }

@@ -36,6 +36,9 @@ pub struct TenantLimits {
     pub burst_size_bytes: u64,
     /// Live traces; 0 = unlimited.
     pub max_traces_per_user: u64,
+    /// Longest attribute key or string value before truncation; 0 = the distributor's
+    /// `max_attribute_bytes` (see [`TenantLimits::attribute_bytes_limit`]).
+    pub max_attribute_bytes: u64,
     /// OTLP bytes of one trace per block window; 0 = unlimited.
     pub max_bytes_per_trace: u64,
     /// Bytes of tag values one query may return; 0 = unlimited.
@@ -61,6 +64,8 @@ impl TenantLimits {
             rate_limit_bytes: i.rate_limit_bytes.unwrap_or(DEFAULT_RATE_LIMIT_BYTES),
             burst_size_bytes: i.burst_size_bytes.unwrap_or(DEFAULT_BURST_SIZE_BYTES),
             max_traces_per_user: i.max_traces_per_user.unwrap_or(DEFAULT_MAX_TRACES_PER_USER),
+            // Tempo's overrides default is 0: the distributor-level value applies.
+            max_attribute_bytes: i.max_attribute_bytes.unwrap_or(0),
             max_bytes_per_trace: spec
                 .global
                 .max_bytes_per_trace
@@ -86,6 +91,7 @@ impl TenantLimits {
             rate_limit_bytes: i.rate_limit_bytes.unwrap_or(0),
             burst_size_bytes: i.burst_size_bytes.unwrap_or(0),
             max_traces_per_user: i.max_traces_per_user.unwrap_or(0),
+            max_attribute_bytes: i.max_attribute_bytes.unwrap_or(0),
             max_bytes_per_trace: spec.global.max_bytes_per_trace.unwrap_or(0),
             max_bytes_per_tag_values_query: spec.read.max_bytes_per_tag_values_query.unwrap_or(0),
             max_search_duration: spec
@@ -93,6 +99,17 @@ impl TenantLimits {
                 .max_search_duration
                 .map_or(Duration::ZERO, |d| d.0),
         }
+    }
+
+    /// The attribute truncation limit in force: the tenant's `max_attribute_bytes` when set,
+    /// else `distributor_default` (`distributor.max_attribute_bytes`); 0 = no truncation.
+    pub fn attribute_bytes_limit(&self, distributor_default: u64) -> usize {
+        let limit = if self.max_attribute_bytes > 0 {
+            self.max_attribute_bytes
+        } else {
+            distributor_default
+        };
+        usize::try_from(limit).unwrap_or(usize::MAX)
     }
 
     /// The burst actually used by the rate limiter.
@@ -124,6 +141,7 @@ impl TenantLimits {
                 rate_limit_bytes: Some(self.rate_limit_bytes),
                 burst_size_bytes: Some(self.burst_size_bytes),
                 max_traces_per_user: Some(self.max_traces_per_user),
+                max_attribute_bytes: Some(self.max_attribute_bytes),
             },
             read: ReadSpec {
                 max_bytes_per_tag_values_query: Some(self.max_bytes_per_tag_values_query),
@@ -241,6 +259,24 @@ mod tests {
             ..t
         };
         assert_eq!(off.trace_limits(4).max_live_traces, 0);
+    }
+
+    #[test]
+    fn the_attribute_limit_falls_back_to_the_distributor() {
+        let d = TenantLimits::from_defaults_block(&spec("ingestion:\n  rate_limit_bytes: 1\n"));
+        assert_eq!(d.max_attribute_bytes, 0);
+        assert_eq!(d.attribute_bytes_limit(2048), 2048);
+        assert_eq!(d.attribute_bytes_limit(0), 0);
+        let t = TenantLimits::from_tenant_entry(
+            &spec("ingestion:\n  max_attribute_bytes: 64\n"),
+            RateStrategy::Local,
+        );
+        assert_eq!(t.attribute_bytes_limit(2048), 64);
+        let legacy = TenantLimits::from_tenant_entry(
+            &spec("ingestion_max_attribute_bytes: 32\n"),
+            RateStrategy::Local,
+        );
+        assert_eq!(legacy.max_attribute_bytes, 32);
     }
 
     #[test]

@@ -20,6 +20,7 @@
 
 mod emit;
 mod trace_id_hash;
+mod truncate;
 mod walk;
 mod wire;
 
@@ -31,6 +32,7 @@ use std::fmt;
 use bytes::Bytes;
 use tracecore_engine::TraceFragment;
 
+pub use truncate::{TruncatedAttributes, truncate_attributes};
 pub use wire::{MAX_MESSAGE_LEVEL, WireError, WireProblem, WireType};
 
 /// Limits applied while skimming.
@@ -57,6 +59,10 @@ pub struct SkimmedRequest {
     pub span_count: u64,
     /// Distinct trace IDs in the request.
     pub trace_count: u64,
+    /// Bytes of the longest attribute key or string value of any resource, scope, span, event or
+    /// link attribute (strings nested in arrays and key-value lists excluded): when it is over the
+    /// tenant's `max_attribute_bytes`, the request needs [`truncate_attributes`].
+    pub longest_attribute: usize,
     /// `per_shard[shard]` holds one fragment per trace owned by `shard`, in first-seen order.
     pub per_shard: Vec<Vec<TraceFragment>>,
 }
@@ -181,6 +187,7 @@ pub fn skim_export_request(
     Ok(SkimmedRequest {
         span_count: index.spans.len() as u64,
         trace_count: index.traces.len() as u64,
+        longest_attribute: index.longest_attribute,
         per_shard,
     })
 }

@@ -6,6 +6,7 @@
 //! `AnyValue` 5, and so on. A fragment has the same shape, so the same levels hold when it is
 //! decoded as `TracesData`.
 
+use std::cell::Cell;
 use std::collections::HashMap;
 use std::ops::Range;
 
@@ -219,6 +220,9 @@ pub(super) struct Index {
     pub traces: Vec<TraceEntry>,
     pub resource_parts: Vec<Range<usize>>,
     pub scope_parts: Vec<Range<usize>>,
+    /// Bytes of the longest attribute key or string value (resource, scope, span, event and link
+    /// attributes; not strings nested in arrays or key-value lists), for `max_attribute_bytes`.
+    pub longest_attribute: usize,
     by_id: HashMap<u128, u32, TraceIdHashState>,
 }
 
@@ -226,6 +230,7 @@ pub(super) struct Index {
 pub(super) fn walk_request(body: &[u8], max_value_depth: u32) -> Result<Index, SkimError> {
     let mut walker = Walker {
         max_value_depth,
+        longest_attribute: Cell::new(0),
         index: Index {
             // A span is rarely under 64 bytes; this avoids most regrowth on typical requests.
             spans: Vec::with_capacity(body.len() / 256),
@@ -252,6 +257,7 @@ pub(super) fn walk_request(body: &[u8], max_value_depth: u32) -> Result<Index, S
             r.skip(field, wt, 0).map_err(|e| malformed(at, e))?;
         }
     }
+    walker.index.longest_attribute = walker.longest_attribute.get();
     Ok(walker.index)
 }
 
@@ -261,6 +267,8 @@ fn malformed(at: Position, error: Box<WireError>) -> SkimError {
 
 struct Walker {
     max_value_depth: u32,
+    /// See [`Index::longest_attribute`]; a `Cell` because the value walk borrows `self` shared.
+    longest_attribute: Cell<usize>,
     index: Index,
 }
 
@@ -521,6 +529,10 @@ impl Walker {
                 0x0a => {
                     let at = r.pos();
                     let range = r.len_delimited(1)?;
+                    // Depth 0: an attribute's own key, not one inside a key-value list.
+                    if depth == 0 {
+                        self.note_attribute_len(range.len());
+                    }
                     if !is_utf8(r.slice(range)) {
                         return Err(invalid_utf8(at, Msg::KeyValue, 1));
                     }
@@ -534,6 +546,14 @@ impl Walker {
         Ok(())
     }
 
+    /// Records an attribute key or string value of `len` bytes (one compare per attribute).
+    #[inline(always)]
+    fn note_attribute_len(&self, len: usize) {
+        if len > self.longest_attribute.get() {
+            self.longest_attribute.set(len);
+        }
+    }
+
     // PERFORMANCE-CRITICAL: scalar values are matched directly; nested ones take the table path.
     /// An `AnyValue` at `level` and value depth `depth` (both already checked).
     fn any_value(&self, mut r: Reader<'_>, level: u32, depth: u32) -> WireResult<()> {
@@ -544,6 +564,10 @@ impl Walker {
                 0x0a => {
                     let at = r.pos();
                     let range = r.len_delimited(1)?;
+                    // Depth 1: an attribute's own value, not one inside an array or list.
+                    if depth == 1 {
+                        self.note_attribute_len(range.len());
+                    }
                     if !is_utf8(r.slice(range)) {
                         return Err(invalid_utf8(at, Msg::AnyValue, 1));
                     }
