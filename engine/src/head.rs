@@ -47,6 +47,8 @@ impl LiveTrace {
 /// A copy of one trace's in-memory state (fragments are shared, not copied), for searches.
 #[derive(Clone, Debug)]
 pub struct TraceSnapshot {
+    /// The head block (or cut) the trace is in: see [`HeadBlock::epoch`].
+    pub epoch: u64,
     pub trace_id: [u8; 16],
     /// Concatenated, a valid `TracesData`.
     pub fragments: Vec<Bytes>,
@@ -55,9 +57,10 @@ pub struct TraceSnapshot {
     pub end_unix_nano: u64,
 }
 
-impl From<&LiveTrace> for TraceSnapshot {
-    fn from(t: &LiveTrace) -> Self {
+impl TraceSnapshot {
+    fn of(t: &LiveTrace, epoch: u64) -> Self {
         TraceSnapshot {
+            epoch,
             trace_id: t.trace_id,
             fragments: t.fragments.clone(),
             span_count: t.span_count,
@@ -75,6 +78,11 @@ pub struct TenantHead {
 }
 
 impl TenantHead {
+    /// Appends a snapshot of every trace, in arrival order, tagged with `epoch`.
+    pub fn snapshot(&self, epoch: u64, out: &mut Vec<TraceSnapshot>) {
+        out.extend(self.traces.iter().map(|t| TraceSnapshot::of(t, epoch)));
+    }
+
     /// The tenant's traces, in arrival order.
     pub fn traces(&self) -> &[LiveTrace] {
         &self.traces
@@ -99,7 +107,11 @@ pub struct HeadBlock {
     trace_count: usize,
     span_count: u64,
     created_at: Instant,
+    epoch: u64,
 }
+
+/// Identifies head blocks process-wide: every new head block (and so every cut) gets the next.
+static NEXT_EPOCH: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(1);
 
 impl Default for HeadBlock {
     fn default() -> Self {
@@ -109,6 +121,7 @@ impl Default for HeadBlock {
             trace_count: 0,
             span_count: 0,
             created_at: Instant::now(),
+            epoch: NEXT_EPOCH.fetch_add(1, std::sync::atomic::Ordering::Relaxed),
         }
     }
 }
@@ -158,11 +171,18 @@ impl HeadBlock {
         Some(trace.otlp())
     }
 
-    /// Appends a snapshot of every trace of `tenant` to `out`.
+    /// Appends a snapshot of every trace of `tenant` to `out`, in arrival order.
     pub fn snapshot(&self, tenant: &str, out: &mut Vec<TraceSnapshot>) {
         if let Some(head) = self.tenants.get(tenant) {
-            out.extend(head.traces.iter().map(TraceSnapshot::from));
+            head.snapshot(self.epoch, out);
         }
+    }
+
+    /// This head block's identity: unique in the process, unchanged until it is cut. Within
+    /// one epoch traces are only appended and fragments only added, so a trace's content is
+    /// fully determined by (epoch, trace ID, fragment count).
+    pub fn epoch(&self) -> u64 {
+        self.epoch
     }
 
     /// OTLP bytes held.

@@ -34,6 +34,8 @@ pub struct ApiState {
     pub catalog: Arc<BlockCatalog>,
     /// Set once every shard has replayed its WAL.
     pub shards: OnceLock<Vec<ShardHandle>>,
+    /// In-memory traces prepared for queries (see `query::memory`).
+    pub memory: crate::query::memory::MemoryCache,
     /// Per-tenant limits (`/status/overrides`, read limits of queries).
     pub overrides: Arc<TenantOverrides>,
 }

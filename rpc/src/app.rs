@@ -79,6 +79,7 @@ async fn serve(config: Config, io: tokio::runtime::Handle) -> Result<(), String>
         metrics: rpc_metrics.clone(),
         catalog: catalog.clone(),
         shards: OnceLock::new(),
+        memory: Default::default(),
         overrides: overrides.clone(),
     });
     let (stop_tx, stop_rx) = watch::channel(false);

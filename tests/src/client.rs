@@ -101,6 +101,7 @@ pub fn gzip(body: &[u8]) -> Vec<u8> {
 
 impl Client {
     pub fn new(api: &str, otlp_http: &str, otlp_grpc: &str, tenant: Option<&str>) -> Client {
+        crate::install_tls_provider();
         let http = reqwest::Client::builder()
             .no_proxy()
             .timeout(Duration::from_secs(60))

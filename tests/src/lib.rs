@@ -21,6 +21,17 @@ pub mod otlp_json;
 pub mod readback;
 pub mod server;
 
+/// Installs rustls' ring crypto provider for the process (reqwest is built with
+/// `rustls-no-provider` so the TLS tests choose the provider); idempotent. Call before
+/// building any `reqwest::Client`.
+pub fn install_tls_provider() {
+    static ONCE: std::sync::Once = std::sync::Once::new();
+    ONCE.call_once(|| {
+        // Err only when another provider is already installed, which serves as well.
+        let _ = rustls::crypto::ring::default_provider().install_default();
+    });
+}
+
 pub use batch::{TraceBatch, split_spans};
 pub use client::{Client, Encoding, Format, HttpReply};
 pub use normalize::{NormSpan, compare_spans, normalize};

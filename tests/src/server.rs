@@ -395,6 +395,7 @@ engine:
 
     async fn wait_ready(&mut self) -> anyhow::Result<()> {
         let url = format!("{}/ready", self.http_url());
+        crate::install_tls_provider();
         let http = reqwest::Client::builder()
             .no_proxy()
             .timeout(Duration::from_secs(2))

@@ -16,6 +16,8 @@ use crate::metrics::EngineMetrics;
 pub struct CutHead {
     /// Last WAL segment holding this cut's data; segments `<= seq` are deleted on commit.
     pub seq: u64,
+    /// The epoch of the head block this was cut from ([`crate::head::HeadBlock::epoch`]).
+    pub epoch: u64,
     pub tenants: Vec<(String, TenantHead)>,
 }
 

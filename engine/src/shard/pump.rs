@@ -323,7 +323,7 @@ impl<R: ShardRuntime> Shard<R> {
         for pending in &self.cuts {
             for (t, head) in &pending.cut.tenants {
                 if t == tenant {
-                    out.extend(head.traces().iter().map(TraceSnapshot::from));
+                    head.snapshot(pending.cut.epoch, &mut out);
                 }
             }
         }
@@ -345,6 +345,7 @@ impl<R: ShardRuntime> Shard<R> {
         let traces = self.head.trace_count();
         let cut = Arc::new(CutHead {
             seq,
+            epoch: self.head.epoch(),
             tenants: self.head.take(),
         });
         self.limiter.on_cut(Instant::now());

@@ -100,6 +100,7 @@ pub(crate) async fn execute(
     search(
         shards,
         &state.catalog,
+        &state.memory,
         SearchRequest {
             tenant,
             plan: Arc::new(plan),

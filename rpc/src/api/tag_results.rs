@@ -144,6 +144,7 @@ async fn names(
         shards,
         catalog: &state.catalog,
         tenant,
+        memory: &state.memory,
         range_seconds: range,
     };
     let (names, inspected) = tag_names(&q, &lookup).await.map_err(internal)?;
@@ -243,6 +244,7 @@ async fn values(
         shards,
         catalog: &state.catalog,
         tenant,
+        memory: &state.memory,
         range_seconds: range,
     };
     let budget = tag_budget(state, tenant);

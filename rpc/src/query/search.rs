@@ -10,14 +10,16 @@
 
 pub(crate) mod block_scan;
 mod combiner;
-pub(crate) mod head_scan;
 
 use std::sync::Arc;
 
 use futures::StreamExt as _;
-use tracecore_engine::scan::{ScanError, ScanOptions, SearchPlan, TraceHit};
+use tracecore_engine::scan::{
+    BatchResult, ScanError, ScanOptions, SearchPlan, SpanBatch, TraceHit, search_batch,
+};
 use tracecore_engine::{ShardHandle, TenantId};
 
+use super::memory::MemoryCache;
 use crate::storage::StorageError;
 use crate::storage::catalog::BlockCatalog;
 pub use combiner::Combiner;
@@ -77,6 +79,7 @@ pub enum SearchError {
 pub async fn search(
     shards: &[ShardHandle],
     catalog: &Arc<BlockCatalog>,
+    memory: &MemoryCache,
     request: SearchRequest,
 ) -> Result<SearchOutcome, SearchError> {
     let options = ScanOptions {
@@ -96,30 +99,36 @@ pub async fn search(
     });
     let mut metrics = SearchMetrics::default();
 
-    // In memory first: the newest data.
-    let snapshot = head_scan::snapshot(shards, &request.tenant).await?;
+    // In memory first: the newest data, newest chunk first, stopping once `limit` traces are
+    // held; chunks whose tag index rules the query out are not scanned.
+    let view = memory.view(shards, &request.tenant).await?;
     let blocks = catalog
         .blocks_newest_first(request.tenant.as_str(), request.range_seconds)
         .await;
     metrics.total_blocks = blocks.len() as u64;
     metrics.total_block_bytes = blocks.iter().map(|b| b.meta.size).sum();
     metrics.total_jobs = 1 + blocks.len() as u64;
-    // Newest traces first, in growing chunks, stopping once `limit` traces are held.
-    let first_chunk = if most_recent {
-        usize::MAX
-    } else {
-        request.limit.saturating_mul(8)
-    };
-    for chunk in head_scan::newest_first_chunks(snapshot, options.range_unix_nano, first_chunk) {
+    for chunk in view.chunks {
         if combiner.is_full() {
             break;
         }
+        if !chunk.overlaps(options.range_unix_nano) || !request.plan.may_match(&chunk.index) {
+            continue;
+        }
         let plan = request.plan.clone();
-        let tenant = request.tenant.as_str().to_owned();
-        let (result, bytes) =
-            tokio::task::spawn_blocking(move || head_scan::scan(&tenant, &chunk, &plan, &options))
-                .await
-                .map_err(|e| SearchError::Task(e.to_string()))??;
+        let bytes = chunk.bytes;
+        let result = tokio::task::spawn_blocking(move || {
+            let mut out = BatchResult::default();
+            for batch in &chunk.batches {
+                let r = search_batch(&plan, &SpanBatch::new(batch.clone())?, &options)?;
+                out.hits.extend(r.hits);
+                out.inspected_spans += r.inspected_spans;
+                out.inspected_traces += r.inspected_traces;
+            }
+            Ok::<_, SearchError>(out)
+        })
+        .await
+        .map_err(|e| SearchError::Task(e.to_string()))??;
         metrics.inspected_bytes += bytes;
         metrics.inspected_spans += result.inspected_spans;
         metrics.inspected_traces += result.inspected_traces;

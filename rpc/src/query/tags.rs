@@ -7,7 +7,8 @@ use std::sync::Arc;
 use tracecore_engine::scan::{SpanBatch, TagLookup, TagNames, TagValues};
 use tracecore_engine::{ShardHandle, TenantId};
 
-use super::search::{SearchError, block_scan, head_scan};
+use super::memory::MemoryCache;
+use super::search::{SearchError, block_scan};
 use crate::storage::catalog::BlockCatalog;
 
 /// Where a lookup reads and what it costs.
@@ -15,6 +16,7 @@ pub struct TagQuery<'a> {
     pub shards: &'a [ShardHandle],
     pub catalog: &'a Arc<BlockCatalog>,
     pub tenant: &'a TenantId,
+    pub memory: &'a MemoryCache,
     /// Unix seconds, inclusive.
     pub range_seconds: Option<(u64, u64)>,
 }
@@ -28,28 +30,6 @@ fn range_nanos(range: Option<(u64, u64)>) -> Option<(u64, u64)> {
     })
 }
 
-/// The in-memory traces as batches, and the bytes encoded.
-async fn memory_batches(q: &TagQuery<'_>) -> Result<(Vec<SpanBatch>, u64), SearchError> {
-    let snapshot = head_scan::snapshot(q.shards, q.tenant).await?;
-    if snapshot.is_empty() {
-        return Ok((Vec::new(), 0));
-    }
-    let tenant = q.tenant.as_str().to_owned();
-    let traces: std::collections::BTreeMap<[u8; 16], Vec<bytes::Bytes>> = snapshot
-        .into_iter()
-        .map(|(id, t)| (id, t.fragments))
-        .collect();
-    let (batches, bytes) =
-        tokio::task::spawn_blocking(move || head_scan::batches(&tenant, &traces))
-            .await
-            .map_err(|e| SearchError::Task(e.to_string()))??;
-    let batches = batches
-        .into_iter()
-        .map(SpanBatch::new)
-        .collect::<Result<Vec<_>, _>>()?;
-    Ok((batches, bytes))
-}
-
 /// Attribute names per scope: memory, then each block's tag index (its data only when the
 /// index cannot answer: a `q` filter, or a block without index).
 pub async fn tag_names(
@@ -57,9 +37,19 @@ pub async fn tag_names(
     lookup: &TagLookup,
 ) -> Result<(TagNames, u64), SearchError> {
     let mut names = TagNames::default();
-    let (batches, mut inspected) = memory_batches(q).await?;
-    for batch in &batches {
-        lookup.collect_names(batch, &mut names)?;
+    let view = q.memory.view(q.shards, q.tenant).await?;
+    let mut inspected = view.encoded_bytes;
+    for chunk in view
+        .chunks
+        .iter()
+        .filter(|c| c.overlaps(range_nanos(q.range_seconds)))
+    {
+        if lookup.names_from_index(&chunk.index, &mut names) {
+            continue;
+        }
+        for batch in &chunk.batches {
+            lookup.collect_names(&SpanBatch::new(batch.clone())?, &mut names)?;
+        }
     }
     let blocks = q
         .catalog
@@ -93,11 +83,21 @@ pub async fn tag_values(
     lookup: &TagLookup,
     mut values: TagValues,
 ) -> Result<(TagValues, u64), SearchError> {
-    let (batches, mut inspected) = memory_batches(q).await?;
-    for batch in &batches {
-        lookup.collect_values(batch, &mut values)?;
+    let view = q.memory.view(q.shards, q.tenant).await?;
+    let mut inspected = view.encoded_bytes;
+    for chunk in view
+        .chunks
+        .iter()
+        .filter(|c| c.overlaps(range_nanos(q.range_seconds)))
+    {
         if values.full {
             return Ok((values, inspected));
+        }
+        if lookup.values_from_index(&chunk.index, &mut values) {
+            continue;
+        }
+        for batch in &chunk.batches {
+            lookup.collect_values(&SpanBatch::new(batch.clone())?, &mut values)?;
         }
     }
     let blocks = q

@@ -38,6 +38,7 @@ fn span_count(rs: &[ResourceSpans]) -> usize {
 }
 
 fn http() -> reqwest::Client {
+    tracecore_tests::install_tls_provider();
     reqwest::Client::builder()
         .no_proxy()
         .timeout(Duration::from_secs(30))

@@ -28,6 +28,7 @@ pub async fn export_http(
     tenant: Option<&str>,
     request: &ExportTraceServiceRequest,
 ) -> Export {
+    tracecore_tests::install_tls_provider();
     let http = reqwest::Client::builder()
         .no_proxy()
         .timeout(Duration::from_secs(60))
