@@ -139,6 +139,9 @@ pub async fn search(
     metrics.completed_jobs += 1;
 
     let plan = request.plan.clone();
+    // A block stops being read once it alone holds `limit` matches (not with most_recent,
+    // which must see every trace in range).
+    let enough = (!most_recent).then_some(request.limit);
     let mut scans = futures::stream::iter(blocks)
         .map(|block| {
             let plan = plan.clone();
@@ -148,7 +151,7 @@ pub async fn search(
                 if block.tag_index.as_ref().is_some_and(|i| !plan.may_match(i)) {
                     return Ok(block_scan::BlockScan::default());
                 }
-                block_scan::scan_block(&catalog, &block, &plan, &options).await
+                block_scan::scan_block(&catalog, &block, &plan, &options, enough).await
             }
         })
         .buffered(BLOCK_CONCURRENCY);

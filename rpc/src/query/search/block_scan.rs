@@ -25,11 +25,13 @@ pub struct BlockScan {
     pub inspected_bytes: u64,
 }
 
+/// Scans the block until it has found `enough` matching traces (all of them with `None`).
 pub async fn scan_block(
     catalog: &BlockCatalog,
     block: &CatalogBlock,
     plan: &SearchPlan,
     options: &ScanOptions,
+    enough: Option<usize>,
 ) -> Result<BlockScan, SearchError> {
     let mut out = BlockScan::default();
     out.inspected_bytes = for_each_batch(
@@ -39,7 +41,7 @@ pub async fn scan_block(
         options.range_unix_nano,
         |batch| {
             evaluate(plan, batch, options, &mut out.result)?;
-            Ok(true)
+            Ok(enough.is_none_or(|n| out.result.hits.len() < n))
         },
     )
     .await?;
