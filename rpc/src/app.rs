@@ -20,6 +20,7 @@ use crate::receivers::jaeger_grpc::jaeger_grpc_service;
 use crate::receivers::jaeger_udp::JaegerUdpReceiver;
 use crate::receivers::otlp_grpc::otlp_grpc_service;
 use crate::receivers::otlp_http::{self, OtlpHttpState};
+use crate::receivers::tls::{ReceiverTls, TlsIncoming};
 use crate::receivers::{jaeger_http, zipkin_http};
 use crate::storage::backend::Bucket;
 use crate::storage::catalog::BlockCatalog;
@@ -28,6 +29,8 @@ use crate::telemetry::RpcMetrics;
 
 /// Runs everything until SIGTERM/SIGINT. Returns an error message for a failed start.
 pub fn run(config: Config) -> Result<(), String> {
+    // Certificate problems stop start-up before anything is bound or replayed.
+    let tls = ReceiverTls::load(&config.distributor.receivers)?;
     let facade = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)
         .thread_name("facade")
@@ -41,7 +44,7 @@ pub fn run(config: Config) -> Result<(), String> {
         .build()
         .map_err(|e| format!("cannot start the io runtime: {e}"))?;
     let io_handle = io.handle().clone();
-    let result = facade.block_on(serve(config, io_handle));
+    let result = facade.block_on(serve(config, tls, io_handle));
     io.shutdown_timeout(Duration::from_secs(5));
     facade.shutdown_timeout(Duration::from_secs(5));
     result
@@ -56,7 +59,7 @@ async fn bind(endpoint: &str, what: &str) -> Result<TcpListener, String> {
         .map_err(|e| format!("cannot listen on {endpoint} ({what}): {e}"))
 }
 
-async fn serve(config: Config, io: tokio::runtime::Handle) -> Result<(), String> {
+async fn serve(config: Config, tls: ReceiverTls, io: tokio::runtime::Handle) -> Result<(), String> {
     let config = Arc::new(config);
     let mut registry = Registry::default();
     let engine_metrics = EngineMetrics::register(&mut registry);
@@ -133,9 +136,14 @@ async fn serve(config: Config, io: tokio::runtime::Handle) -> Result<(), String>
                 config.multitenancy_enabled,
                 grpc.max_recv_msg_size_mib << 20,
             );
-            tracing::info!(endpoint = %grpc.endpoint, "otlp grpc receiver listening");
+            tracing::info!(
+                endpoint = %grpc.endpoint,
+                tls = tls.otlp_grpc.is_some(),
+                "otlp grpc receiver listening"
+            );
             servers.push(tokio::spawn(serve_grpc(
                 listener,
+                tls.otlp_grpc.clone(),
                 service,
                 stop_rx.clone(),
                 "otlp grpc receiver",
@@ -156,14 +164,25 @@ async fn serve(config: Config, io: tokio::runtime::Handle) -> Result<(), String>
                 },
                 &http.traces_url_path,
             );
-            tracing::info!(endpoint = %http.endpoint, "otlp http receiver listening");
-            servers.push(tokio::spawn(serve_axum(listener, router, stop_rx.clone())));
+            tracing::info!(
+                endpoint = %http.endpoint,
+                tls = tls.otlp_http.is_some(),
+                "otlp http receiver listening"
+            );
+            servers.push(tokio::spawn(serve_receiver_http(
+                listener,
+                tls.otlp_http.clone(),
+                router,
+                stop_rx.clone(),
+                "otlp http receiver",
+            )));
         }
     }
     if let Some(jaeger) = &config.distributor.receivers.jaeger {
         start_jaeger(
             &config,
             jaeger,
+            &tls,
             &ingester,
             &rpc_metrics,
             &stop_rx,
@@ -179,8 +198,18 @@ async fn serve(config: Config, io: tokio::runtime::Handle) -> Result<(), String>
             multitenancy: config.multitenancy_enabled,
             max_body_bytes: zipkin.max_request_body_size,
         });
-        tracing::info!(endpoint = %zipkin.endpoint, "zipkin receiver listening");
-        servers.push(tokio::spawn(serve_axum(listener, router, stop_rx.clone())));
+        tracing::info!(
+            endpoint = %zipkin.endpoint,
+            tls = tls.zipkin.is_some(),
+            "zipkin receiver listening"
+        );
+        servers.push(tokio::spawn(serve_receiver_http(
+            listener,
+            tls.zipkin.clone(),
+            router,
+            stop_rx.clone(),
+            "zipkin receiver",
+        )));
     }
     tracing::info!("tracecore is ready");
 
@@ -212,6 +241,7 @@ async fn serve(config: Config, io: tokio::runtime::Handle) -> Result<(), String>
 async fn start_jaeger(
     config: &Config,
     jaeger: &JaegerReceiverConfig,
+    tls: &ReceiverTls,
     ingester: &Arc<Ingester>,
     metrics: &RpcMetrics,
     stop: &watch::Receiver<bool>,
@@ -230,9 +260,14 @@ async fn start_jaeger(
             config.multitenancy_enabled,
             grpc.max_recv_msg_size_mib << 20,
         );
-        tracing::info!(endpoint = %grpc.endpoint, "jaeger grpc receiver listening");
+        tracing::info!(
+            endpoint = %grpc.endpoint,
+            tls = tls.jaeger_grpc.is_some(),
+            "jaeger grpc receiver listening"
+        );
         servers.push(tokio::spawn(serve_grpc(
             listener,
+            tls.jaeger_grpc.clone(),
             service,
             stop.clone(),
             "jaeger grpc receiver",
@@ -250,8 +285,18 @@ async fn start_jaeger(
             multitenancy: config.multitenancy_enabled,
             max_body_bytes: http.max_request_body_size,
         });
-        tracing::info!(endpoint = %http.endpoint, "jaeger thrift_http receiver listening");
-        servers.push(tokio::spawn(serve_axum(listener, router, stop.clone())));
+        tracing::info!(
+            endpoint = %http.endpoint,
+            tls = tls.jaeger_thrift_http.is_some(),
+            "jaeger thrift_http receiver listening"
+        );
+        servers.push(tokio::spawn(serve_receiver_http(
+            listener,
+            tls.jaeger_thrift_http.clone(),
+            router,
+            stop.clone(),
+            "jaeger thrift_http receiver",
+        )));
     }
     let udp = [
         (
@@ -309,9 +354,46 @@ async fn bind_udp(endpoint: &str, what: &str) -> Result<UdpSocket, String> {
         .map_err(|e| format!("cannot listen on udp {endpoint} ({what}): {e}"))
 }
 
-/// Serves one tonic service until `stop`.
+/// Serves one tonic service until `stop`, over TLS when `tls` is set.
 async fn serve_grpc<S>(
     listener: TcpListener,
+    tls: Option<Arc<rustls::ServerConfig>>,
+    service: S,
+    stop: watch::Receiver<bool>,
+    what: &'static str,
+) -> Result<(), String>
+where
+    S: tower::Service<
+            http::Request<tonic::body::Body>,
+            Response = http::Response<tonic::body::Body>,
+            Error = std::convert::Infallible,
+        > + tonic::server::NamedService
+        + Clone
+        + Send
+        + Sync
+        + 'static,
+    S::Future: Send + 'static,
+{
+    if let Some(tls) = tls {
+        let incoming = TlsIncoming::spawn(listener, tls, stop.clone(), what)
+            .map_err(|e| format!("{what} failed: {e}"))?;
+        return serve_grpc_incoming(incoming.into_stream(), service, stop, what).await;
+    }
+    // Small request/response exchanges: Nagle + delayed ACK would add ~40 ms.
+    let incoming = tokio_stream::StreamExt::map(
+        tokio_stream::wrappers::TcpListenerStream::new(listener),
+        |stream| {
+            if let Ok(stream) = &stream {
+                let _ = stream.set_nodelay(true);
+            }
+            stream
+        },
+    );
+    serve_grpc_incoming(incoming, service, stop, what).await
+}
+
+async fn serve_grpc_incoming<S, I, IO, IE>(
+    incoming: I,
     service: S,
     mut stop: watch::Receiver<bool>,
     what: &'static str,
@@ -327,20 +409,39 @@ where
         + Sync
         + 'static,
     S::Future: Send + 'static,
+    I: tokio_stream::Stream<Item = Result<IO, IE>>,
+    IO: tokio::io::AsyncRead
+        + tokio::io::AsyncWrite
+        + tonic::transport::server::Connected
+        + Unpin
+        + Send
+        + 'static,
+    IE: Into<Box<dyn std::error::Error + Send + Sync>>,
 {
-    // Small request/response exchanges: Nagle + delayed ACK would add ~40 ms.
-    let incoming = tokio_stream::StreamExt::map(
-        tokio_stream::wrappers::TcpListenerStream::new(listener),
-        |stream| {
-            if let Ok(stream) = &stream {
-                let _ = stream.set_nodelay(true);
-            }
-            stream
-        },
-    );
     tonic::transport::Server::builder()
         .add_service(service)
         .serve_with_incoming_shutdown(incoming, async move {
+            let _ = stop.wait_for(|s| *s).await;
+        })
+        .await
+        .map_err(|e| format!("{what} failed: {e}"))
+}
+
+/// Serves an HTTP receiver until `stop`, over TLS when `tls` is set.
+async fn serve_receiver_http(
+    listener: TcpListener,
+    tls: Option<Arc<rustls::ServerConfig>>,
+    router: axum::Router,
+    mut stop: watch::Receiver<bool>,
+    what: &'static str,
+) -> Result<(), String> {
+    let Some(tls) = tls else {
+        return serve_axum(listener, router, stop).await;
+    };
+    let incoming = TlsIncoming::spawn(listener, tls, stop.clone(), what)
+        .map_err(|e| format!("{what} failed: {e}"))?;
+    axum::serve(incoming, router)
+        .with_graceful_shutdown(async move {
             let _ = stop.wait_for(|s| *s).await;
         })
         .await

@@ -9,6 +9,9 @@
 //! | [`jaeger_http`] | Jaeger thrift `POST /api/traces` | 14268 |
 //! | [`jaeger_udp`] | Jaeger agent `emitBatch`, compact / binary | 6831 / 6832 (UDP) |
 //! | [`zipkin_http`] | Zipkin v1/v2, JSON / protobuf / thrift | 9411 |
+//!
+//! [`tls`]: the optional `tls` block of every TCP receiver (rustls; mutual TLS with
+//! `client_ca_file`).
 
 pub mod grpc_unary;
 pub mod http_ingest;
@@ -19,4 +22,5 @@ pub mod otlp_grpc;
 pub mod otlp_http;
 pub mod raw_codec;
 pub mod retry_info;
+pub mod tls;
 pub mod zipkin_http;

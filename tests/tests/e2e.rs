@@ -41,3 +41,5 @@ mod streaming;
 mod tags;
 #[path = "e2e/tenancy.rs"]
 mod tenancy;
+#[path = "e2e/tls.rs"]
+mod tls;

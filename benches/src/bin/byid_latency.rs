@@ -53,6 +53,8 @@ fn parse_args() -> anyhow::Result<Args> {
 
 #[tokio::main(flavor = "current_thread")]
 async fn main() -> anyhow::Result<()> {
+    // Workspace builds give reqwest `rustls-no-provider` (tests/Cargo.toml); it needs one.
+    let _ = rustls::crypto::ring::default_provider().install_default();
     let args = parse_args()?;
     let client = reqwest::Client::new();
     let mut generator = TraceGenerator::new(99);

@@ -600,6 +600,8 @@ fn mb(bytes: u64) -> f64 {
 
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
+    // Workspace builds give reqwest `rustls-no-provider` (tests/Cargo.toml); it needs one.
+    let _ = rustls::crypto::ring::default_provider().install_default();
     let args = Arc::new(parse_args(std::env::args().skip(1))?);
     let generation = Instant::now();
     let pool = Requests::build(&args)?;

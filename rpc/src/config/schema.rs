@@ -169,6 +169,8 @@ pub const DEFAULT_MAX_REQUEST_BYTES: usize = 20 << 20;
 pub struct OtlpGrpcConfig {
     pub endpoint: String,
     pub max_recv_msg_size_mib: usize,
+    /// TLS on this port; plaintext when absent.
+    pub tls: Option<ReceiverTlsConfig>,
 }
 
 impl Default for OtlpGrpcConfig {
@@ -176,6 +178,7 @@ impl Default for OtlpGrpcConfig {
         OtlpGrpcConfig {
             endpoint: "0.0.0.0:4317".to_string(),
             max_recv_msg_size_mib: DEFAULT_MAX_REQUEST_BYTES >> 20,
+            tls: None,
         }
     }
 }
@@ -187,6 +190,8 @@ pub struct OtlpHttpConfig {
     pub endpoint: String,
     pub max_request_body_size: usize,
     pub traces_url_path: String,
+    /// TLS on this port; plaintext when absent.
+    pub tls: Option<ReceiverTlsConfig>,
 }
 
 impl Default for OtlpHttpConfig {
@@ -195,6 +200,7 @@ impl Default for OtlpHttpConfig {
             endpoint: "0.0.0.0:4318".to_string(),
             max_request_body_size: DEFAULT_MAX_REQUEST_BYTES,
             traces_url_path: "/v1/traces".to_string(),
+            tls: None,
         }
     }
 }
@@ -242,6 +248,8 @@ where
 pub struct JaegerGrpcConfig {
     pub endpoint: String,
     pub max_recv_msg_size_mib: usize,
+    /// TLS on this port; plaintext when absent.
+    pub tls: Option<ReceiverTlsConfig>,
 }
 
 impl Default for JaegerGrpcConfig {
@@ -249,6 +257,7 @@ impl Default for JaegerGrpcConfig {
         JaegerGrpcConfig {
             endpoint: "0.0.0.0:14250".to_string(),
             max_recv_msg_size_mib: DEFAULT_MAX_REQUEST_BYTES >> 20,
+            tls: None,
         }
     }
 }
@@ -260,6 +269,8 @@ pub struct JaegerThriftHttpConfig {
     pub endpoint: String,
     /// Largest body accepted after decompression (413 above).
     pub max_request_body_size: usize,
+    /// TLS on this port; plaintext when absent.
+    pub tls: Option<ReceiverTlsConfig>,
 }
 
 impl Default for JaegerThriftHttpConfig {
@@ -267,6 +278,7 @@ impl Default for JaegerThriftHttpConfig {
         JaegerThriftHttpConfig {
             endpoint: "0.0.0.0:14268".to_string(),
             max_request_body_size: DEFAULT_MAX_REQUEST_BYTES,
+            tls: None,
         }
     }
 }
@@ -299,6 +311,8 @@ pub struct ZipkinReceiverConfig {
     pub endpoint: String,
     /// Largest body accepted after decompression (413 above).
     pub max_request_body_size: usize,
+    /// TLS on this port; plaintext when absent.
+    pub tls: Option<ReceiverTlsConfig>,
 }
 
 impl Default for ZipkinReceiverConfig {
@@ -306,8 +320,28 @@ impl Default for ZipkinReceiverConfig {
         ZipkinReceiverConfig {
             endpoint: "0.0.0.0:9411".to_string(),
             max_request_body_size: DEFAULT_MAX_REQUEST_BYTES,
+            tls: None,
         }
     }
+}
+
+/// `...tls:` of a TCP receiver (the OpenTelemetry Collector's `configtls` server names). The
+/// files are read and checked at start-up (`crate::receivers::tls`).
+#[derive(Debug, Clone, Default, Deserialize, Serialize)]
+#[serde(default)]
+pub struct ReceiverTlsConfig {
+    /// PEM certificate chain, leaf first.
+    pub cert_file: String,
+    /// PEM private key (PKCS#8, PKCS#1 or SEC1) of the leaf certificate.
+    pub key_file: String,
+    /// PEM CA certificates; when set, every client must present a certificate signed by one
+    /// of them (mutual TLS).
+    pub client_ca_file: String,
+    /// Oldest TLS version accepted: `"1.2"` (default) or `"1.3"`. `"1.0"`/`"1.1"` are raised to
+    /// 1.2 with a warning (rustls implements neither).
+    pub min_version: String,
+    /// Newest TLS version accepted: `"1.3"` (default) or `"1.2"`.
+    pub max_version: String,
 }
 
 /// `ingester:` (Tempo 2.x names).
