@@ -234,3 +234,69 @@ async fn legacy_tag_search() {
     assert_eq!(reply.status, 200, "{}", reply.text());
     assert_eq!(trace_ids(&reply.json().unwrap()), want);
 }
+
+/// One span of trace `trace` with attribute `step` = `step`, acknowledged on its own.
+fn step_span(trace: u8, span: u8, step: i64) -> tracecore_proto::otlp::ExportTraceServiceRequest {
+    use tracecore_proto::otlp::{Resource, ScopeSpans};
+    let kv = |k: &str, v: Value| KeyValue {
+        key: k.into(),
+        value: Some(AnyValue { value: Some(v) }),
+    };
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_nanos() as u64;
+    tracecore_proto::otlp::ExportTraceServiceRequest {
+        resource_spans: vec![ResourceSpans {
+            resource: Some(Resource {
+                attributes: vec![kv("service.name", Value::StringValue("stepper".into()))],
+                ..Resource::default()
+            }),
+            scope_spans: vec![ScopeSpans {
+                spans: vec![Span {
+                    trace_id: [trace; 16].to_vec(),
+                    span_id: vec![span; 8],
+                    name: format!("step-{step}"),
+                    start_time_unix_nano: now,
+                    end_time_unix_nano: now + 1_000_000,
+                    attributes: vec![kv("step", Value::IntValue(step))],
+                    ..Span::default()
+                }],
+                ..ScopeSpans::default()
+            }],
+            ..ResourceSpans::default()
+        }],
+    }
+}
+
+/// In-memory traces are cached in encoded chunks between queries: spans acknowledged after a
+/// query (to a trace already seen, and new traces) must be found by the next query.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn spans_acknowledged_between_queries_are_found() {
+    let server = Server::start(ServerOptions::default()).await.unwrap();
+    let client = server.client();
+    let find = |q: &'static str| {
+        let server = &server;
+        async move { trace_ids(&search(server, q, 100).await) }
+    };
+    client.export_ok(&step_span(7, 1, 1)).await.unwrap();
+    let t7: BTreeSet<String> = [format!("{:0>32}", hex::encode([7u8; 16]))].into();
+    assert_eq!(find("{ span.step = 1 }").await, t7);
+    assert!(find("{ span.step = 2 }").await.is_empty());
+
+    // A second span of the same trace, then a new trace: both visible at once.
+    client.export_ok(&step_span(7, 2, 2)).await.unwrap();
+    assert_eq!(find("{ span.step = 2 }").await, t7);
+    assert_eq!(find("{ span.step = 1 } && { span.step = 2 }").await, t7);
+    client.export_ok(&step_span(8, 1, 3)).await.unwrap();
+    let t8: BTreeSet<String> = [format!("{:0>32}", hex::encode([8u8; 16]))].into();
+    assert_eq!(find("{ span.step = 3 }").await, t8);
+    let values = server
+        .client()
+        .get("/api/v2/search/tag/span.step/values", None)
+        .await
+        .unwrap()
+        .json()
+        .unwrap();
+    assert_eq!(values["tagValues"].as_array().unwrap().len(), 3, "{values}");
+}
