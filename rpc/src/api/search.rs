@@ -16,7 +16,7 @@ use super::legacy_tags;
 use super::search_json::search_response_json;
 use super::trace_by_id::tenant;
 use super::{ApiError, ApiState};
-use crate::query::search::{SearchError, SearchOutcome, SearchRequest, search};
+use crate::query::search::{Progress, SearchError, SearchOutcome, SearchRequest, search};
 
 /// `search.default_result_limit`.
 pub const DEFAULT_LIMIT: usize = 20;
@@ -78,6 +78,16 @@ pub(crate) async fn execute(
     tenant: TenantId,
     params: &HashMap<String, String>,
 ) -> Result<SearchOutcome, ApiError> {
+    execute_with_progress(state, tenant, params, None).await
+}
+
+/// [`execute`], reporting traces as they are found (gRPC streaming).
+pub(crate) async fn execute_with_progress(
+    state: &ApiState,
+    tenant: TenantId,
+    params: &HashMap<String, String>,
+    progress: Option<Progress<'_>>,
+) -> Result<SearchOutcome, ApiError> {
     let max_range = state
         .overrides
         .limits_for(tenant.as_str())
@@ -108,6 +118,7 @@ pub(crate) async fn execute(
             spans_per_spanset: request.spss,
             range_seconds: request.range,
         },
+        progress,
     )
     .await
     .map_err(|e| match e {

@@ -10,6 +10,7 @@ use std::convert::Infallible;
 use std::pin::Pin;
 use std::sync::Arc;
 use std::task::{Context, Poll};
+use std::time::{Duration, Instant};
 
 use futures::Stream;
 use http::StatusCode;
@@ -18,16 +19,18 @@ use tonic::server::{Grpc, NamedService, ServerStreamingService};
 use tonic::{Code, Request, Response, Status};
 use tonic_prost::ProstCodec;
 use tracecore_engine::TenantId;
+use tracecore_engine::scan::TraceHit;
 use tracecore_proto::tempo::{
     MetadataMetrics, SearchRequest, SearchResponse, SearchTagValuesRequest,
     SearchTagValuesResponse, SearchTagValuesV2Response, SearchTagsRequest, SearchTagsResponse,
     SearchTagsV2Response, SearchTagsV2Scope, TagValue,
 };
 
-use super::search::execute;
+use super::search::execute_with_progress;
 use super::search_proto::packets;
 use super::tag_results::{self, Params};
 use super::{ApiError, ApiState};
+use crate::query::search::SearchMetrics as Metrics;
 use crate::tenancy::{ORG_ID_HEADER, TenantError, resolve_tenant};
 
 /// Fully qualified service name.
@@ -97,6 +100,22 @@ fn params_of(r: &SearchRequest) -> HashMap<String, String> {
     p
 }
 
+/// The request's tenant from `x-scope-orgid` metadata.
+fn tenant_of<T>(state: &ApiState, request: &Request<T>) -> Result<TenantId, Status> {
+    resolve_tenant(
+        state.config.multitenancy_enabled,
+        request
+            .metadata()
+            .get_all(ORG_ID_HEADER)
+            .iter()
+            .map(|v| v.as_bytes()),
+    )
+    .map_err(|e| match e {
+        TenantError::Missing => Status::unauthenticated(e.to_string()),
+        TenantError::Invalid(m) => Status::invalid_argument(m),
+    })
+}
+
 type Answer<Resp> = Pin<Box<dyn Future<Output = Result<Vec<Resp>, ApiError>> + Send>>;
 
 /// One method: runs to completion for the tenant, then streams its messages.
@@ -122,18 +141,7 @@ where
         let state = self.state.clone();
         let run = self.run;
         Box::pin(async move {
-            let tenant = resolve_tenant(
-                state.config.multitenancy_enabled,
-                request
-                    .metadata()
-                    .get_all(ORG_ID_HEADER)
-                    .iter()
-                    .map(|v| v.as_bytes()),
-            )
-            .map_err(|e| match e {
-                TenantError::Missing => Status::unauthenticated(e.to_string()),
-                TenantError::Invalid(m) => Status::invalid_argument(m),
-            })?;
+            let tenant = tenant_of(&state, &request)?;
             let messages = run(state, tenant, request.into_inner())
                 .await
                 .map_err(status)?;
@@ -144,11 +152,71 @@ where
     }
 }
 
-fn search(state: Arc<ApiState>, tenant: TenantId, r: SearchRequest) -> Answer<SearchResponse> {
-    Box::pin(async move {
-        let outcome = execute(&state, tenant, &params_of(&r)).await?;
-        Ok(packets(&outcome.traces, &outcome.metrics))
-    })
+/// Diff messages are sent at most this often while a search runs (TEMPO-SPEC §1.11).
+const PROGRESS_INTERVAL: Duration = Duration::from_millis(500);
+
+/// `Search`: while it runs, messages with the traces found since the previous message (at most
+/// every 500 ms, with the metrics so far), then the complete result.
+fn search_stream(
+    state: Arc<ApiState>,
+    tenant: TenantId,
+    r: SearchRequest,
+) -> ResponseStream<SearchResponse> {
+    let (tx, rx) = tokio::sync::mpsc::unbounded_channel::<Result<SearchResponse, Status>>();
+    tokio::spawn(async move {
+        let params = params_of(&r);
+        let progress_tx = tx.clone();
+        let mut pending: Vec<TraceHit> = Vec::new();
+        let mut last = Instant::now();
+        let mut report = move |new: Vec<TraceHit>, metrics: &Metrics| {
+            pending.extend(new);
+            if last.elapsed() >= PROGRESS_INTERVAL && !pending.is_empty() {
+                for message in packets(&pending, metrics) {
+                    let _ = progress_tx.send(Ok(message));
+                }
+                pending.clear();
+                last = Instant::now();
+            }
+        };
+        match execute_with_progress(&state, tenant, &params, Some(&mut report)).await {
+            Ok(outcome) => {
+                for message in packets(&outcome.traces, &outcome.metrics) {
+                    let _ = tx.send(Ok(message));
+                }
+            }
+            Err(e) => {
+                let _ = tx.send(Err(status(e)));
+            }
+        }
+    });
+    Box::pin(tokio_stream::wrappers::UnboundedReceiverStream::new(rx))
+}
+
+/// `Search` as a gRPC server-streaming service.
+struct SearchCall(Arc<ApiState>);
+
+impl ServerStreamingService<SearchRequest> for SearchCall {
+    type Response = SearchResponse;
+    type ResponseStream = ResponseStream<SearchResponse>;
+    type Future = Pin<
+        Box<
+            dyn Future<Output = Result<Response<ResponseStream<SearchResponse>>, Status>>
+                + Send
+                + 'static,
+        >,
+    >;
+
+    fn call(&mut self, request: Request<SearchRequest>) -> Self::Future {
+        let state = self.0.clone();
+        Box::pin(async move {
+            let tenant = tenant_of(&state, &request)?;
+            Ok(Response::new(search_stream(
+                state,
+                tenant,
+                request.into_inner(),
+            )))
+        })
+    }
 }
 
 fn tag_params(query: &str, scope: &str, start: u32, end: u32, limit: u32, stale: u32) -> Params {
@@ -311,7 +379,14 @@ where
             .to_owned();
         Box::pin(async move {
             Ok(match method.as_str() {
-                "Search" => serve(state, request, search).await,
+                "Search" => {
+                    let mut grpc =
+                        Grpc::new(ProstCodec::<SearchResponse, SearchRequest>::default())
+                            .accept_compressed(tonic::codec::CompressionEncoding::Gzip)
+                            .max_decoding_message_size(16 << 20)
+                            .max_encoding_message_size(16 << 20);
+                    grpc.server_streaming(SearchCall(state), request).await
+                }
                 "SearchTags" => serve(state, request, search_tags).await,
                 "SearchTagsV2" => serve(state, request, search_tags_v2).await,
                 "SearchTagValues" => serve(state, request, search_tag_values).await,

@@ -76,11 +76,16 @@ pub enum SearchError {
     Internal(&'static str),
 }
 
+/// Receives, while a search runs, the traces newly kept and the metrics so far (streaming
+/// clients show them before the final answer).
+pub type Progress<'a> = &'a mut (dyn FnMut(Vec<TraceHit>, &SearchMetrics) + Send);
+
 pub async fn search(
     shards: &[ShardHandle],
     catalog: &Arc<BlockCatalog>,
     memory: &MemoryCache,
     request: SearchRequest,
+    mut progress: Option<Progress<'_>>,
 ) -> Result<SearchOutcome, SearchError> {
     let options = ScanOptions {
         spans_per_spanset: request.spans_per_spanset,
@@ -135,6 +140,11 @@ pub async fn search(
         for hit in result.hits {
             combiner.add(hit);
         }
+        if let Some(p) = progress.as_mut()
+            && !most_recent
+        {
+            p(combiner.take_new(), &metrics);
+        }
     }
     metrics.completed_jobs += 1;
 
@@ -170,6 +180,9 @@ pub async fn search(
             None => {
                 for hit in scan.result.hits {
                     combiner.add(hit);
+                }
+                if let Some(p) = progress.as_mut() {
+                    p(combiner.take_new(), &metrics);
                 }
             }
         }

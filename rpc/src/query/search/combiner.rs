@@ -11,6 +11,8 @@ use tracecore_engine::scan::{SpansetHit, TraceHit};
 pub struct Combiner {
     limit: usize,
     order: Vec<[u8; 16]>,
+    /// Traces of `order` already handed out by [`Self::take_new`].
+    reported: usize,
     traces: HashMap<[u8; 16], TraceHit>,
 }
 
@@ -19,6 +21,7 @@ impl Combiner {
         Combiner {
             limit,
             order: Vec::new(),
+            reported: 0,
             traces: HashMap::new(),
         }
     }
@@ -38,6 +41,16 @@ impl Combiner {
                 self.traces.insert(hit.trace_id, hit);
             }
         }
+    }
+
+    /// Copies of the traces kept since the last call (for streaming progress).
+    pub fn take_new(&mut self) -> Vec<TraceHit> {
+        let new = self.order[self.reported..]
+            .iter()
+            .filter_map(|id| self.traces.get(id).cloned())
+            .collect();
+        self.reported = self.order.len();
+        new
     }
 
     /// The kept traces, newest start first (ties by trace ID, so the order is stable).
