@@ -73,6 +73,8 @@ for q in '{ resource.service.name = "frontend" }' \
          '{ name =~ ".*cart.*" }' \
          '{ span.http.route = "/api/cart" }' \
          '{ resource.service.name = "no-such-service" }' \
+         '{ duration > 1h }' \
+         '{ span.http.url =~ ".*no-such-path.*" }' \
          '{ status = error } >> { kind = client }' \
          '{ } | count() > 20'; do
   time_query "search limit=20 $q" "/api/search?limit=20&q=$(enc "$q")"

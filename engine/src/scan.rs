@@ -32,6 +32,7 @@ pub use batch::SpanBatch;
 pub use error::ScanError;
 pub use hits::{ServiceStats, SpanHit, SpansetHit, TraceHit};
 pub use plan::SearchPlan;
+pub use prune::IntrinsicRanges;
 pub use row_value::RowValue;
 pub use spanset::Spanset;
 pub use tags::{TagLookup, TagNames, TagScope, TagValues};

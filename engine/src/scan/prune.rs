@@ -11,7 +11,26 @@ use super::plan::{PlanExpr, PlanPipeline, PlanStage, SearchPlan};
 use super::tags::indexed_places;
 use crate::block::tag_index::{BlockTagIndex, IndexedValues};
 
+/// Value ranges of a row group (or block) for the numeric intrinsics the statistics cover.
+#[derive(Clone, Copy, Debug, Default)]
+pub struct IntrinsicRanges {
+    /// `duration_nano` min/max.
+    pub duration: Option<(u64, u64)>,
+    /// `trace_duration_nano` min/max.
+    pub trace_duration: Option<(u64, u64)>,
+}
+
 impl SearchPlan {
+    /// False only when the statistics prove that no span of the row group can match (span or
+    /// trace duration conditions every match needs are outside the ranges).
+    pub fn may_match_ranges(&self, ranges: &IntrinsicRanges) -> bool {
+        let ctx = RangeCtx {
+            exprs: &self.exprs,
+            ranges,
+        };
+        ctx.pipeline(&self.pipeline)
+    }
+
     /// False only when the block's tag index proves that no trace of the block can match.
     pub fn may_match(&self, index: &BlockTagIndex) -> bool {
         let ctx = Ctx {
@@ -175,5 +194,76 @@ fn any_satisfies(
         (_, Static::Bool(_)) => false,
         // Status and kind literals never equal an attribute value.
         (_, Static::Status(_) | Static::Kind(_)) => false,
+    }
+}
+
+struct RangeCtx<'a> {
+    exprs: &'a [FieldExpr],
+    ranges: &'a IntrinsicRanges,
+}
+
+impl RangeCtx<'_> {
+    fn pipeline(&self, p: &PlanPipeline) -> bool {
+        match p.stages.first() {
+            Some(PlanStage::Spanset(e)) => self.spanset(e),
+            _ => true,
+        }
+    }
+
+    fn spanset(&self, e: &PlanExpr) -> bool {
+        match e {
+            PlanExpr::Leaf(i) => self.exprs.get(*i).is_none_or(|f| self.field(f)),
+            PlanExpr::Pipeline(p) => self.pipeline(p),
+            PlanExpr::Or(parts) => parts.iter().any(|p| self.spanset(p)),
+            // A trace may straddle row groups: spanset `&&` and relations could need rows of
+            // a pruned group, so only span-local conditions prune.
+            PlanExpr::And(_) | PlanExpr::Structural { .. } => true,
+        }
+    }
+
+    #[allow(clippy::cast_possible_truncation, clippy::cast_sign_loss)]
+    fn field(&self, f: &FieldExpr) -> bool {
+        match f {
+            FieldExpr::Logical {
+                op: LogicalOp::And,
+                operands,
+            } => operands.iter().all(|o| self.field(o)),
+            FieldExpr::Logical {
+                op: LogicalOp::Or,
+                operands,
+            } => operands.iter().any(|o| self.field(o)),
+            FieldExpr::Binary { op, lhs, rhs } => {
+                let (intrinsic, literal, op) = match (lhs.as_ref(), rhs.as_ref()) {
+                    (FieldExpr::Intrinsic(i), FieldExpr::Static(s)) => (*i, s, *op),
+                    (FieldExpr::Static(s), FieldExpr::Intrinsic(i)) => match flip(*op) {
+                        Some(op) => (*i, s, op),
+                        None => return true,
+                    },
+                    _ => return true,
+                };
+                let range = match intrinsic {
+                    tracecore_traceql::Intrinsic::Duration => self.ranges.duration,
+                    tracecore_traceql::Intrinsic::TraceDuration => self.ranges.trace_duration,
+                    _ => return true,
+                };
+                let Some((min, max)) = range else {
+                    return true;
+                };
+                let Some(lit) = literal.as_f64() else {
+                    return true;
+                };
+                let (min, max) = (min as f64, max as f64);
+                match op {
+                    BinaryOp::Gt => max > lit,
+                    BinaryOp::Gte => max >= lit,
+                    BinaryOp::Lt => min < lit,
+                    BinaryOp::Lte => min <= lit,
+                    BinaryOp::Eq => min <= lit && lit <= max,
+                    BinaryOp::Neq => !(min == lit && max == lit),
+                    _ => true,
+                }
+            }
+            _ => true,
+        }
     }
 }

@@ -10,7 +10,9 @@ use futures::TryStreamExt as _;
 use parquet::arrow::{ParquetRecordBatchStreamBuilder, ProjectionMask};
 use parquet::file::metadata::ParquetMetaData;
 use tracecore_engine::block::schema::col;
-use tracecore_engine::scan::{BatchResult, ScanOptions, SearchPlan, SpanBatch, search_batch};
+use tracecore_engine::scan::{
+    BatchResult, IntrinsicRanges, ScanOptions, SearchPlan, SpanBatch, search_batch,
+};
 
 use super::SearchError;
 use crate::storage::catalog::{BlockCatalog, CatalogBlock};
@@ -34,11 +36,12 @@ pub async fn scan_block(
     enough: Option<usize>,
 ) -> Result<BlockScan, SearchError> {
     let mut out = BlockScan::default();
-    out.inspected_bytes = for_each_batch(
+    out.inspected_bytes = for_each_batch_where(
         catalog,
         block,
         plan.columns(),
         options.range_unix_nano,
+        |ranges| plan.may_match_ranges(ranges),
         |batch| {
             evaluate(plan, batch, options, &mut out.result)?;
             Ok(enough.is_none_or(|n| out.result.hits.len() < n))
@@ -55,11 +58,26 @@ pub async fn for_each_batch(
     block: &CatalogBlock,
     columns: &[usize],
     range: Option<(u64, u64)>,
+    visit: impl FnMut(RecordBatch) -> Result<bool, SearchError>,
+) -> Result<u64, SearchError> {
+    for_each_batch_where(catalog, block, columns, range, |_| true, visit).await
+}
+
+/// [`for_each_batch`] over the row groups whose duration statistics `keep` accepts.
+pub async fn for_each_batch_where(
+    catalog: &BlockCatalog,
+    block: &CatalogBlock,
+    columns: &[usize],
+    range: Option<(u64, u64)>,
+    keep: impl Fn(&IntrinsicRanges) -> bool,
     mut visit: impl FnMut(RecordBatch) -> Result<bool, SearchError>,
 ) -> Result<u64, SearchError> {
     let (metadata, reader) = catalog.open(block).await?;
     let counter = reader.bytes_read();
-    let row_groups = row_groups_in_range(metadata.metadata(), range);
+    let row_groups: Vec<usize> = row_groups_in_range(metadata.metadata(), range)
+        .into_iter()
+        .filter(|&rg| keep(&ranges_of(metadata.metadata().row_group(rg))))
+        .collect();
     if row_groups.is_empty() {
         return Ok(0);
     }
@@ -122,6 +140,20 @@ fn last_trace_start(batch: &RecordBatch) -> Result<usize, SearchError> {
         row -= 1;
     }
     Ok(row)
+}
+
+/// Min/max of an unsigned 64-bit column chunk (Parquet stores UInt64 as INT64 bits).
+fn u64_range(rg: &parquet::file::metadata::RowGroupMetaData, column: usize) -> Option<(u64, u64)> {
+    let stats = rg.column(column).statistics()?;
+    let read = |b: &[u8]| Some(u64::from_le_bytes(b.get(..8)?.try_into().ok()?));
+    Some((read(stats.min_bytes_opt()?)?, read(stats.max_bytes_opt()?)?))
+}
+
+fn ranges_of(rg: &parquet::file::metadata::RowGroupMetaData) -> IntrinsicRanges {
+    IntrinsicRanges {
+        duration: u64_range(rg, col::DURATION_NANO),
+        trace_duration: u64_range(rg, col::TRACE_DURATION_NANO),
+    }
 }
 
 /// Row groups whose traces can overlap the range, by `trace_start_unix_nano` min/max and
