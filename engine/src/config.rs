@@ -40,6 +40,16 @@ pub struct EngineConfig {
     pub max_batch_bytes: usize,
     /// Cut blocks waiting to be encoded and uploaded before ingest is refused (backpressure).
     pub max_pending_cuts: usize,
+    /// Memory budget of a shard: OTLP bytes held in its live head block plus its cuts not yet
+    /// committed. A push that would exceed it is refused before the WAL write (429, retryable)
+    /// instead of buffering without bound while uploads lag. A shard holding nothing admits any
+    /// push, so one request larger than the budget cannot be refused forever.
+    pub max_memory_bytes: usize,
+    /// A tenant's share of a shard's live head block: once the tenant holds this many OTLP
+    /// bytes in the head, its further pushes to that shard are refused (429, retryable) until the
+    /// head is cut, while other tenants continue. One group commit may overshoot it by at most
+    /// `max_batch_bytes`.
+    pub max_head_bytes_per_tenant: usize,
     /// Spans per Parquet row group.
     pub row_group_spans: usize,
     /// zstd level of Parquet pages.
@@ -65,6 +75,8 @@ impl Default for EngineConfig {
             mailbox_capacity: 1024,
             max_batch_bytes: 16 * 1024 * 1024,
             max_pending_cuts: 2,
+            max_memory_bytes: 4 * 64 * 1024 * 1024,
+            max_head_bytes_per_tenant: 64 * 1024 * 1024,
             row_group_spans: 100_000,
             zstd_level: 3,
             bloom_false_positive: 0.01,

@@ -25,6 +25,23 @@ pub enum EngineError {
     },
     #[error("shard {shard} is overloaded: {reason}")]
     Overloaded { shard: usize, reason: &'static str },
+    #[error(
+        "shard {shard} holds {held} bytes in memory and this request adds {incoming}, over its budget of {budget} bytes (engine.max_memory_bytes): block uploads are behind, retry later"
+    )]
+    MemoryBudgetExceeded {
+        shard: usize,
+        held: usize,
+        incoming: usize,
+        budget: usize,
+    },
+    #[error(
+        "tenant {tenant} holds over its share of {share} bytes in the head block of shard {shard} (engine.max_head_bytes_per_tenant): retry after the next block cut"
+    )]
+    TenantHeadExceeded {
+        shard: usize,
+        tenant: String,
+        share: usize,
+    },
     #[error("shard {shard} is unavailable: {reason}")]
     ShardUnavailable { shard: usize, reason: String },
     #[error("wal write failed on shard {shard}: {source}")]
@@ -48,7 +65,9 @@ impl EngineError {
     pub fn kind(&self) -> ErrorKind {
         match self {
             EngineError::InvalidTenant { .. } => ErrorKind::InvalidArgument,
-            EngineError::Overloaded { .. } => ErrorKind::Overloaded,
+            EngineError::Overloaded { .. }
+            | EngineError::MemoryBudgetExceeded { .. }
+            | EngineError::TenantHeadExceeded { .. } => ErrorKind::Overloaded,
             EngineError::ShardUnavailable { .. } | EngineError::WalWrite { .. } => {
                 ErrorKind::Unavailable
             }

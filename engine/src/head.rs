@@ -75,12 +75,18 @@ impl TraceSnapshot {
 pub struct TenantHead {
     slots: TraceIdMap<usize>,
     traces: Vec<LiveTrace>,
+    bytes: usize,
 }
 
 impl TenantHead {
     /// Appends a snapshot of every trace, in arrival order, tagged with `epoch`.
     pub fn snapshot(&self, epoch: u64, out: &mut Vec<TraceSnapshot>) {
         out.extend(self.traces.iter().map(|t| TraceSnapshot::of(t, epoch)));
+    }
+
+    /// OTLP bytes of the tenant's fragments.
+    pub fn bytes(&self) -> usize {
+        self.bytes
     }
 
     /// The tenant's traces, in arrival order.
@@ -137,6 +143,7 @@ impl HeadBlock {
         let mut created = 0;
         for f in fragments {
             self.bytes += f.otlp.len();
+            head.bytes += f.otlp.len();
             self.span_count += u64::from(f.span_count);
             match head.slots.get(&f.trace_id) {
                 Some(&slot) => {
@@ -188,6 +195,11 @@ impl HeadBlock {
     /// OTLP bytes held.
     pub fn bytes(&self) -> usize {
         self.bytes
+    }
+
+    /// OTLP bytes held for `tenant` (0 when it has none).
+    pub fn tenant_bytes(&self, tenant: &str) -> usize {
+        self.tenants.get(tenant).map_or(0, TenantHead::bytes)
     }
 
     /// Traces held, over all tenants.
@@ -259,6 +271,8 @@ mod tests {
             (head.trace_count(), head.span_count(), head.bytes()),
             (3, 8, 9)
         );
+        assert_eq!((head.tenant_bytes("a"), head.tenant_bytes("b")), (4, 5));
+        assert_eq!(head.tenant_bytes("c"), 0);
         let taken = head.take();
         assert!(head.is_empty());
         let a = &taken[0].1.traces()[0];

@@ -30,6 +30,7 @@ pub struct EngineMetrics {
     pub group_commit_requests: Histogram,
     pub head_live_traces: Family<ShardLabel, Gauge>,
     pub head_bytes: Family<ShardLabel, Gauge>,
+    pub memory_bytes: Family<ShardLabel, Gauge>,
     pub traces_created: Family<TenantLabel, Counter>,
     pub blocks_flushed: Counter,
     pub failed_flushes: Counter,
@@ -49,6 +50,7 @@ impl EngineMetrics {
             group_commit_requests: Histogram::new(exponential_buckets(1.0, 2.0, 12)),
             head_live_traces: Family::default(),
             head_bytes: Family::default(),
+            memory_bytes: Family::default(),
             traces_created: Family::default(),
             blocks_flushed: Counter::default(),
             failed_flushes: Counter::default(),
@@ -95,6 +97,11 @@ impl EngineMetrics {
             "tracecore_head_bytes",
             "OTLP bytes held in the head block of a shard",
             m.head_bytes,
+        );
+        registry.register(
+            "tracecore_shard_memory_bytes",
+            "OTLP bytes a shard holds in memory: its head block plus cuts not yet committed",
+            m.memory_bytes,
         );
         registry.register(
             "tempo_ingester_traces_created",

@@ -10,12 +10,16 @@
 pub mod command;
 pub mod cut;
 pub mod handle;
+pub mod memory;
 pub mod orphan_wal;
 pub mod pool;
 pub mod pump;
 pub mod runtime;
 pub mod startup;
 pub mod wal_writer;
+
+#[cfg(test)]
+mod budget_tests;
 
 pub use command::{BlockSink, ShardCommand};
 pub use handle::ShardHandle;

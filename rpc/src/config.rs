@@ -91,6 +91,26 @@ mod tests {
     }
 
     #[test]
+    fn memory_budgets_default_from_max_head_bytes_and_can_be_set() {
+        let engine = parse("engine:\n  max_head_bytes: 1000\n")
+            .unwrap()
+            .config
+            .engine_config();
+        assert_eq!(
+            (engine.max_memory_bytes, engine.max_head_bytes_per_tenant),
+            (4000, 1000)
+        );
+        let yaml = "engine:\n  max_memory_bytes: 5000\n  max_head_bytes_per_tenant: 300\n";
+        let engine = parse(yaml).unwrap().config.engine_config();
+        assert_eq!(
+            (engine.max_memory_bytes, engine.max_head_bytes_per_tenant),
+            (5000, 300)
+        );
+        let zero = parse("engine:\n  max_memory_bytes: 0\n").unwrap().config;
+        assert!(zero.validate().is_err());
+    }
+
+    #[test]
     fn tempo_keys_are_read_and_unknown_keys_are_named() {
         let yaml = r#"
 multitenancy_enabled: true

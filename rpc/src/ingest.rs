@@ -120,18 +120,22 @@ impl Ingester {
         let skimmed = self.truncate_attributes(tenant, body, skimmed, &limits)?;
         let trace_limits = limits.trace_limits(shards);
         // Admission is all-or-nothing: reserve a mailbox slot on every shard the request
-        // touches before sending anything, so a full queue refuses the whole request (429) and
-        // nothing of it is written.
+        // touches before sending anything, so a full queue or memory budget refuses the whole
+        // request (429) and nothing of it is written.
         let mut permits = Vec::new();
         for (shard, fragments) in skimmed.per_shard.into_iter().enumerate() {
             if fragments.is_empty() {
                 continue;
             }
-            match self.shards[shard].try_reserve() {
+            let bytes = fragments.iter().map(|f| f.otlp.len()).sum();
+            match self.shards[shard].try_reserve(tenant, bytes) {
                 Ok(permit) => permits.push((permit, fragments)),
                 Err(error) => {
-                    self.metrics
-                        .discard("rate_limited", tenant.as_str(), skimmed.span_count);
+                    self.metrics.discard(
+                        discard_reason(&error),
+                        tenant.as_str(),
+                        skimmed.span_count,
+                    );
                     return Err(error.into());
                 }
             }
@@ -190,10 +194,7 @@ impl Ingester {
             // failed fsync). Refuse the whole request with a retryable status: the parts other
             // shards made durable come back on retry as exact duplicates, which reads
             // deduplicate by span ID — never an OK for a span we did not keep.
-            let reason = match first.kind() {
-                ErrorKind::Overloaded => "rate_limited",
-                _ => "unknown_error",
-            };
+            let reason = discard_reason(&first);
             let refused_spans = skimmed.span_count - outcome.accepted_spans - limited.total();
             self.metrics.discard(reason, tenant.as_str(), refused_spans);
             return Err(first.into());
@@ -234,6 +235,16 @@ impl Ingester {
         self.metrics
             .attributes_truncated(tenant.as_str(), &truncated);
         Ok(skimmed)
+    }
+}
+
+/// The `tempo_discarded_spans_total` reason of a request a shard refused.
+fn discard_reason(error: &EngineError) -> &'static str {
+    match error {
+        EngineError::TenantHeadExceeded { .. } => "head_memory_exceeded",
+        EngineError::MemoryBudgetExceeded { .. } => "memory_budget_exceeded",
+        e if e.kind() == ErrorKind::Overloaded => "rate_limited",
+        _ => "unknown_error",
     }
 }
 

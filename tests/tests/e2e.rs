@@ -19,6 +19,8 @@ mod ingest;
 mod jaeger_zipkin;
 #[path = "e2e/limits_attributes.rs"]
 mod limits_attributes;
+#[path = "e2e/limits_memory.rs"]
+mod limits_memory;
 #[path = "e2e/limits_noisy.rs"]
 mod limits_noisy;
 #[path = "e2e/limits_rate.rs"]

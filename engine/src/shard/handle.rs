@@ -1,9 +1,12 @@
 //! The Send + Clone handle through which the facade reaches one shard.
 
+use std::sync::Arc;
+
 use bytes::Bytes;
 use tokio::sync::{mpsc, oneshot};
 
 use super::command::ShardCommand;
+use super::memory::MemoryGate;
 use crate::error::EngineError;
 use crate::fragment::TraceFragment;
 use crate::head::TraceSnapshot;
@@ -15,6 +18,7 @@ use crate::trace_limits::{LimitRefusals, TraceLimits};
 pub struct ShardHandle {
     pub(crate) id: usize,
     pub(crate) tx: mpsc::Sender<ShardCommand>,
+    pub(crate) memory: Arc<MemoryGate>,
 }
 
 impl ShardHandle {
@@ -23,9 +27,16 @@ impl ShardHandle {
         self.id
     }
 
-    /// Reserves a mailbox slot without waiting, so a request spanning several shards can be
-    /// admitted to all of them or to none (`Overloaded` when the mailbox is full).
-    pub fn try_reserve(&self) -> Result<PushPermit<'_>, EngineError> {
+    /// Reserves a mailbox slot for a push of `bytes` from `tenant` without waiting, so a
+    /// request spanning several shards can be admitted to all of them or to none. `Overloaded`
+    /// kinds when the mailbox is full, the shard is over its memory budget or the tenant over
+    /// its share of the head block (see [`super::memory`]); the pump checks the budgets again.
+    pub fn try_reserve(
+        &self,
+        tenant: &TenantId,
+        bytes: usize,
+    ) -> Result<PushPermit<'_>, EngineError> {
+        self.memory.precheck(tenant.as_str(), bytes)?;
         let permit = self.tx.try_reserve().map_err(|e| match e {
             mpsc::error::TrySendError::Full(_) => EngineError::Overloaded {
                 shard: self.id,
@@ -37,7 +48,7 @@ impl ShardHandle {
     }
 
     /// Queues fragments for durable ingest under the tenant's per-trace `limits`. Fails at
-    /// once with `Overloaded` when the mailbox is full; otherwise the returned receiver resolves
+    /// once with an `Overloaded` kind when the mailbox or a memory budget is full; otherwise the returned receiver resolves
     /// after fdatasync with the spans refused for the limits.
     pub fn push(
         &self,
@@ -45,8 +56,9 @@ impl ShardHandle {
         fragments: Vec<TraceFragment>,
         limits: TraceLimits,
     ) -> Result<oneshot::Receiver<Result<LimitRefusals, EngineError>>, EngineError> {
-        let (reply, rx) = oneshot::channel();
         let bytes = fragments.iter().map(TraceFragment::byte_len).sum();
+        self.memory.precheck(tenant.as_str(), bytes)?;
+        let (reply, rx) = oneshot::channel();
         let command = ShardCommand::Push {
             tenant,
             fragments,
@@ -62,6 +74,12 @@ impl ShardHandle {
             mpsc::error::TrySendError::Closed(_) => self.stopped(),
         })?;
         Ok(rx)
+    }
+
+    /// OTLP bytes the shard holds in memory (live head plus uncommitted cuts), as last
+    /// published by its pump.
+    pub fn memory_bytes(&self) -> usize {
+        self.memory.held()
     }
 
     /// The in-memory OTLP bytes of a trace on this shard.

@@ -7,6 +7,7 @@ use tokio::sync::mpsc;
 
 use super::command::BlockSink;
 use super::handle::ShardHandle;
+use super::memory::MemoryGate;
 use super::orphan_wal::adopt_orphan_segments;
 use super::pump::Shard;
 use super::runtime::spawn_pinned_executor;
@@ -65,7 +66,12 @@ impl ShardPool {
         for id in 0..shards {
             let (tx, rx) = mpsc::channel(config.mailbox_capacity);
             let weak = tx.downgrade();
-            handles.push(ShardHandle { id, tx });
+            let memory = Arc::new(MemoryGate::new(id, &config));
+            handles.push(ShardHandle {
+                id,
+                tx,
+                memory: memory.clone(),
+            });
             let cpu = cpus.get(id % cpus.len().max(1)).copied();
             let (config, metrics, sink) = (config.clone(), metrics.clone(), sink.clone());
             let (ready, failed) = (ready_tx.clone(), ready_tx.clone());
@@ -77,7 +83,7 @@ impl ShardPool {
                     let _ = failed.send(Err(error));
                 },
                 move |rt| async move {
-                    match Shard::start(id, rt, config, metrics, sink, weak).await {
+                    match Shard::start(id, rt, config, metrics, sink, weak, memory).await {
                         Ok(shard) => {
                             let _ = ready.send(Ok(id));
                             shard.run(rx).await;

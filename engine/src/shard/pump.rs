@@ -10,6 +10,7 @@ use tokio::sync::mpsc;
 
 use super::command::{BlockSink, Reply, ShardCommand};
 use super::cut::{CutContext, CutHead, encode_and_commit};
+use super::memory::{MemoryAdmission, MemoryGate};
 use super::runtime::ShardRuntime;
 use super::wal_writer::WalWriter;
 use crate::config::EngineConfig;
@@ -23,6 +24,8 @@ use crate::wal::{encode_record, replay_dir};
 
 struct PendingCut {
     cut: Arc<CutHead>,
+    /// OTLP bytes of the cut, held in memory until it is committed and dropped.
+    bytes: usize,
     committed: bool,
 }
 
@@ -37,6 +40,9 @@ pub struct Shard<R: ShardRuntime> {
     head: HeadBlock,
     limiter: TraceLimiter,
     cuts: VecDeque<PendingCut>,
+    /// Sum of `cuts[..].bytes`.
+    cut_bytes: usize,
+    memory: Arc<MemoryGate>,
     flush_waiters: Vec<(u64, Reply<()>)>,
     sink: Arc<dyn BlockSink>,
     mailbox: mpsc::WeakSender<ShardCommand>,
@@ -59,6 +65,7 @@ impl<R: ShardRuntime> Shard<R> {
         metrics: EngineMetrics,
         sink: Arc<dyn BlockSink>,
         mailbox: mpsc::WeakSender<ShardCommand>,
+        memory: Arc<MemoryGate>,
     ) -> Result<Shard<R>, EngineError> {
         let dir = shard_wal_dir(&config, id);
         let replay_error = |source| EngineError::WalReplay {
@@ -103,6 +110,7 @@ impl<R: ShardRuntime> Shard<R> {
         let wal = WalWriter::open(rt.clone(), &dir, last_seq, config.wal_sync, metrics.clone())
             .await
             .map_err(replay_error)?;
+        memory.set_held(head.bytes());
         Ok(Shard {
             id,
             rt,
@@ -115,6 +123,8 @@ impl<R: ShardRuntime> Shard<R> {
             head,
             limiter,
             cuts: VecDeque::new(),
+            cut_bytes: 0,
+            memory,
             flush_waiters: Vec::new(),
             sink,
             mailbox,
@@ -192,7 +202,7 @@ impl<R: ShardRuntime> Shard<R> {
     }
 
     // PERFORMANCE-CRITICAL: one WAL write + one fdatasync for the whole batch.
-    async fn commit_pushes(&mut self, mut pushes: Vec<PushRequest>) {
+    async fn commit_pushes(&mut self, pushes: Vec<PushRequest>) {
         if self.cuts.len() >= self.config.max_pending_cuts {
             for p in pushes {
                 let _ = p.reply.send(Err(EngineError::Overloaded {
@@ -200,6 +210,27 @@ impl<R: ShardRuntime> Shard<R> {
                     reason: "block flushes are behind",
                 }));
             }
+            return;
+        }
+        // Memory budgets before the WAL (and before the per-trace limiter records anything):
+        // a refused push is never written and leaves no trace in the shard.
+        let mut admission = MemoryAdmission::new(self.id, &self.config, self.memory_held());
+        let mut admitted = Vec::with_capacity(pushes.len());
+        for p in pushes {
+            let bytes = p.fragments.iter().map(TraceFragment::byte_len).sum();
+            let tenant_bytes = self.head.tenant_bytes(p.tenant.as_str());
+            match admission.admit(p.tenant.as_str(), tenant_bytes, bytes) {
+                Ok(()) => admitted.push(p),
+                Err(error) => {
+                    if matches!(error, EngineError::TenantHeadExceeded { .. }) {
+                        self.memory.mark_over_share(p.tenant.as_str());
+                    }
+                    let _ = p.reply.send(Err(error));
+                }
+            }
+        }
+        let mut pushes = admitted;
+        if pushes.is_empty() {
             return;
         }
         // Per-trace limits before the WAL: refused fragments are never written.
@@ -259,11 +290,20 @@ impl<R: ShardRuntime> Shard<R> {
                     })
                     .inc_by(created as u64);
             }
+            if self.head.tenant_bytes(p.tenant.as_str()) >= self.config.max_head_bytes_per_tenant {
+                self.memory.mark_over_share(p.tenant.as_str());
+            }
             let _ = p.reply.send(Ok(refused));
         }
+        self.memory.set_held(self.memory_held());
         if self.head.bytes() >= self.config.max_block_bytes.min(self.config.max_head_bytes) {
             self.cut().await;
         }
+    }
+
+    /// OTLP bytes held in memory: the live head plus the cuts not yet committed.
+    fn memory_held(&self) -> usize {
+        self.head.bytes() + self.cut_bytes
     }
 
     async fn handle_command(&mut self, command: ShardCommand) {
@@ -343,6 +383,7 @@ impl<R: ShardRuntime> Shard<R> {
             }
         };
         let traces = self.head.trace_count();
+        let bytes = self.head.bytes();
         let cut = Arc::new(CutHead {
             seq,
             epoch: self.head.epoch(),
@@ -352,8 +393,12 @@ impl<R: ShardRuntime> Shard<R> {
         tracing::debug!(shard = self.id, seq, traces, "head block cut");
         self.cuts.push_back(PendingCut {
             cut: cut.clone(),
+            bytes,
             committed: false,
         });
+        self.cut_bytes += bytes;
+        // The new head is empty: every tenant is within its share again.
+        self.memory.clear_over_share();
         let ctx = CutContext {
             shard: self.id,
             rt: self.rt.clone(),
@@ -373,9 +418,11 @@ impl<R: ShardRuntime> Shard<R> {
             }
         }
         let mut deletable = None;
-        while self.cuts.front().is_some_and(|c| c.committed) {
-            deletable = self.cuts.pop_front().map(|c| c.cut.seq);
+        while let Some(done) = self.cuts.pop_front_if(|c| c.committed) {
+            self.cut_bytes -= done.bytes;
+            deletable = Some(done.cut.seq);
         }
+        self.memory.set_held(self.memory_held());
         let Some(through) = deletable else { return };
         match self.wal.delete_through(through) {
             Ok(deleted) => {
@@ -413,6 +460,10 @@ impl<R: ShardRuntime> Shard<R> {
             .head_bytes
             .get_or_create(&self.label)
             .set(self.head.bytes() as i64);
+        self.metrics
+            .memory_bytes
+            .get_or_create(&self.label)
+            .set(self.memory_held() as i64);
     }
 }
 

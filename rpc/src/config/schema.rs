@@ -471,6 +471,13 @@ pub struct EngineSection {
     pub max_pending_cuts: usize,
     /// Head block memory per shard in bytes: cut early when reached (bounds RSS).
     pub max_head_bytes: usize,
+    /// Memory budget per shard in bytes (head plus cuts awaiting upload): over it ingest
+    /// answers 429. Unset = 4 × `max_head_bytes`.
+    pub max_memory_bytes: Option<usize>,
+    /// A tenant's share of a shard's head block in bytes: over it that tenant's pushes to the
+    /// shard answer 429 until the next cut. Unset = `max_head_bytes` (no per-tenant bound
+    /// beyond the head's own).
+    pub max_head_bytes_per_tenant: Option<usize>,
 }
 
 impl Default for EngineSection {
@@ -481,6 +488,8 @@ impl Default for EngineSection {
             mailbox_capacity: 1024,
             max_pending_cuts: 2,
             max_head_bytes: 64 << 20,
+            max_memory_bytes: None,
+            max_head_bytes_per_tenant: None,
         }
     }
 }
@@ -513,6 +522,15 @@ impl Config {
         }
         if self.engine.mailbox_capacity == 0 || self.engine.max_pending_cuts == 0 {
             return Err("engine.mailbox_capacity and engine.max_pending_cuts must be > 0".into());
+        }
+        if self.engine.max_head_bytes == 0
+            || self.engine.max_memory_bytes == Some(0)
+            || self.engine.max_head_bytes_per_tenant == Some(0)
+        {
+            return Err(
+                "engine.max_head_bytes, engine.max_memory_bytes and engine.max_head_bytes_per_tenant must be > 0"
+                    .into(),
+            );
         }
         if let Some(jaeger) = &self.distributor.receivers.jaeger {
             let udp = [
@@ -553,6 +571,14 @@ impl Config {
             mailbox_capacity: self.engine.mailbox_capacity,
             max_pending_cuts: self.engine.max_pending_cuts,
             max_head_bytes: self.engine.max_head_bytes,
+            max_memory_bytes: self
+                .engine
+                .max_memory_bytes
+                .unwrap_or(self.engine.max_head_bytes.saturating_mul(4)),
+            max_head_bytes_per_tenant: self
+                .engine
+                .max_head_bytes_per_tenant
+                .unwrap_or(self.engine.max_head_bytes),
             row_group_spans: block.row_group_spans,
             zstd_level: block.zstd_level,
             bloom_false_positive: block.bloom_filter_false_positive,
