@@ -10,6 +10,8 @@
 # protocol: grpc | http (OTLP), jaeger-thrift (POST /api/traces), zipkin (v2 JSON), or
 # jaeger-compact (agent UDP: no acknowledgements, so it is sent at a fixed rate, default 20000
 # spans/s, and the spans counted are those the server took in, tempo_distributor_spans_received).
+# Jaeger and Zipkin requests are one process's batch of ~100 spans, as the clients flush them
+# (loadgen --batch-spans, see benches/src/legacy.rs); OTLP requests carry ~200 spans (10 traces).
 set -euo pipefail
 duration=${1:-30s}
 connections=${2:-8}

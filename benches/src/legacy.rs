@@ -17,9 +17,19 @@
 //! every send (compact varints change length when an ID changes): each send XORs the low half
 //! of every trace ID with a per-send mask and shifts every timestamp, so no trace ID repeats.
 //! Encoding costs the load generator roughly a microsecond per span, not the server.
+//!
+//! Batching: a Jaeger client or Zipkin reporter runs inside one process and flushes the spans
+//! of that process only, up to a batch size (jaeger-client-go's HTTP sender and zipkin-go's HTTP
+//! reporter both default to 100 spans; the UDP agent path is bounded by the datagram size
+//! instead). [`process_batches`] reproduces that: it generates traces, buffers each process's
+//! (resource's) spans across traces, and emits a process's buffer as one request once it holds
+//! [`DEFAULT_BATCH_SPANS`] spans, so every body loadgen sends carries one process and about
+//! that many spans, instead of the dozen or so a single trace leaves per process.
 
+use std::collections::HashMap;
 use std::fmt::Write as _;
 
+use prost::Message as _;
 use tracecore_proto::otlp::{
     AnyValue, ExportTraceServiceRequest, KeyValue, ResourceSpans, Span, SpanKind, StatusCode,
     any_value::Value,
@@ -27,6 +37,59 @@ use tracecore_proto::otlp::{
 
 /// Largest agent datagram (the Jaeger clients' default `max_packet_size`).
 pub const MAX_DATAGRAM: usize = 65_000;
+
+/// Spans a simulated Jaeger client or Zipkin reporter flushes per batch (the clients' default).
+pub const DEFAULT_BATCH_SPANS: usize = 100;
+
+/// `count` requests, each the batch one process (resource) flushes: that process's spans from
+/// as many generated traces as it takes to reach `batch_spans` (a batch ends at a trace
+/// boundary, so it may exceed `batch_spans` by the spans one trace left in that process).
+pub fn process_batches(
+    generator: &mut crate::tracegen::TraceGenerator,
+    count: usize,
+    batch_spans: usize,
+) -> Vec<ExportTraceServiceRequest> {
+    let batch_spans = batch_spans.max(1);
+    // Resource (encoded) → (the resource's spans so far, their count).
+    let mut pending: HashMap<Vec<u8>, (ResourceSpans, usize)> = HashMap::new();
+    let mut out = Vec::with_capacity(count);
+    while out.len() < count {
+        let (_, resources) = generator.next_trace();
+        for rs in resources {
+            let key = rs
+                .resource
+                .as_ref()
+                .map(|r| r.encode_to_vec())
+                .unwrap_or_default();
+            let spans = spans_of(&rs).count();
+            let entry = pending.entry(key).or_insert_with(|| {
+                (
+                    ResourceSpans {
+                        resource: rs.resource.clone(),
+                        scope_spans: Vec::new(),
+                        schema_url: rs.schema_url.clone(),
+                    },
+                    0,
+                )
+            });
+            entry.0.scope_spans.extend(rs.scope_spans);
+            entry.1 += spans;
+            if entry.1 >= batch_spans && out.len() < count {
+                let template = ResourceSpans {
+                    resource: entry.0.resource.clone(),
+                    scope_spans: Vec::new(),
+                    schema_url: entry.0.schema_url.clone(),
+                };
+                let full = std::mem::replace(&mut entry.0, template);
+                entry.1 = 0;
+                out.push(ExportTraceServiceRequest {
+                    resource_spans: vec![full],
+                });
+            }
+        }
+    }
+    out
+}
 
 /// A wire format `loadgen` can send besides OTLP.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -694,6 +757,18 @@ mod tests {
             .collect();
         v.sort();
         v
+    }
+
+    #[test]
+    fn process_batches_hold_one_process_and_about_the_batch_size() {
+        let mut generator = TraceGenerator::new(7);
+        let batches = process_batches(&mut generator, 20, 100);
+        assert_eq!(batches.len(), 20);
+        for batch in &batches {
+            assert_eq!(batch.resource_spans.len(), 1, "one process per batch");
+            let spans = all_spans(&batch.resource_spans).count();
+            assert!((100..200).contains(&spans), "{spans} spans in a batch");
+        }
     }
 
     fn merge(parts: Vec<ExportTraceServiceRequest>) -> ExportTraceServiceRequest {

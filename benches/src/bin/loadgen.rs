@@ -30,7 +30,9 @@ use anyhow::{Context, bail};
 use tonic::Code;
 use tonic::transport::{Channel, Endpoint};
 use tracecore_benches::latency::LatencyHistogram;
-use tracecore_benches::legacy::{LegacyFormat, LegacyRequest};
+use tracecore_benches::legacy::{
+    DEFAULT_BATCH_SPANS, LegacyFormat, LegacyRequest, process_batches,
+};
 use tracecore_benches::otlp_grpc::{ExportOptions, export_raw};
 use tracecore_benches::pool::{PooledRequest, build_pool};
 use tracecore_benches::tracegen::TraceGenerator;
@@ -45,7 +47,9 @@ usage: loadgen [options]
   --rate N|max              target spans per second over all connections (default max)
   --connections N           concurrent connections, one request in flight each (default 4)
   --duration D              run time, e.g. 30s, 2m (default 30s)
-  --traces-per-request N    traces per export request (default 10)
+  --traces-per-request N    traces per OTLP export request (default 10)
+  --batch-spans N           jaeger/zipkin modes: spans per request, one process's batch as a
+                            Jaeger client or Zipkin reporter flushes it (default 100)
   --tenant ID               send X-Scope-OrgID / x-scope-orgid
   --gzip                    compress request bodies
   --pool N                  distinct pre-generated requests (default 256)
@@ -91,6 +95,8 @@ struct Args {
     connections: usize,
     duration: Duration,
     traces_per_request: usize,
+    /// Jaeger/Zipkin modes: spans per process batch (see `legacy::process_batches`).
+    batch_spans: usize,
     tenant: Option<String>,
     gzip: bool,
     pool: usize,
@@ -107,6 +113,7 @@ fn parse_args(argv: impl IntoIterator<Item = String>) -> anyhow::Result<Args> {
         connections: 4,
         duration: Duration::from_secs(30),
         traces_per_request: 10,
+        batch_spans: DEFAULT_BATCH_SPANS,
         tenant: None,
         gzip: false,
         pool: 256,
@@ -171,6 +178,7 @@ fn parse_args(argv: impl IntoIterator<Item = String>) -> anyhow::Result<Args> {
                     .with_context(|| format!("bad --duration {value:?}"))?
             }
             "traces-per-request" => args.traces_per_request = positive(&name, &value)?,
+            "batch-spans" => args.batch_spans = positive(&name, &value)?,
             "tenant" => args.tenant = Some(value),
             "pool" => args.pool = positive(&name, &value)?,
             "seed" => {
@@ -324,8 +332,9 @@ impl Requests {
                 let mut generator = TraceGenerator::new(args.seed);
                 Requests::Legacy(
                     format,
-                    (0..args.pool)
-                        .map(|_| LegacyRequest::new(generator.request(args.traces_per_request).0))
+                    process_batches(&mut generator, args.pool, args.batch_spans)
+                        .into_iter()
+                        .map(LegacyRequest::new)
                         .collect(),
                 )
             }
@@ -747,6 +756,7 @@ fn report(
         "connections": args.connections,
         "target_rate": args.rate,
         "traces_per_request": args.traces_per_request,
+        "batch_spans": args.protocol.legacy().map(|_| args.batch_spans),
         "duration_s": elapsed,
         "requests": requests,
         "spans": spans,

@@ -35,6 +35,9 @@ pub fn router(state: HttpIngestState) -> Router {
         .with_state(state)
 }
 
+/// Bytes read and discarded from a body refused before decoding.
+const EARLY_REJECT_DRAIN_BYTES: usize = 1 << 20;
+
 async fn post_spans(
     State(state): State<HttpIngestState>,
     headers: HeaderMap,
@@ -42,6 +45,9 @@ async fn post_spans(
 ) -> Response {
     let media_type = media_type(&headers);
     if !THRIFT_MEDIA_TYPES.contains(&media_type.as_str()) {
+        // Read (a bounded amount of) the body first: answering before the client has sent it
+        // makes the connection close under the client, which sees a reset, not the 400.
+        let _ = axum::body::to_bytes(body, EARLY_REJECT_DRAIN_BYTES).await;
         return error(
             StatusCode::BAD_REQUEST,
             &format!(

@@ -6,6 +6,8 @@
 //! passes it on and Tempo then refuses the whole request anyway). More lenient: tag values that
 //! are numbers or booleans are kept as their JSON text instead of failing the request.
 
+use std::borrow::Cow;
+
 use serde::Deserialize;
 
 use super::ZipkinError;
@@ -14,28 +16,38 @@ use super::model::{
     V2Annotation, V2Endpoint, V2Kind, V2Span, format_ip, parse_hex_trace_id, parse_hex_u64,
 };
 
+// IDs, kind and IPs are only parsed, never kept: they borrow from the body (`Cow` owns only a
+// string with escapes), which saves their allocations on every span.
 #[derive(Deserialize)]
 #[serde(rename_all = "camelCase")]
-struct JsonSpan {
-    trace_id: Option<String>,
-    id: Option<String>,
-    parent_id: Option<String>,
+struct JsonSpan<'a> {
+    #[serde(borrow)]
+    trace_id: Option<Cow<'a, str>>,
+    #[serde(borrow)]
+    id: Option<Cow<'a, str>>,
+    #[serde(borrow)]
+    parent_id: Option<Cow<'a, str>>,
     name: Option<String>,
-    kind: Option<String>,
+    #[serde(borrow)]
+    kind: Option<Cow<'a, str>>,
     timestamp: Option<i64>,
     duration: Option<i64>,
-    local_endpoint: Option<JsonEndpoint>,
-    remote_endpoint: Option<JsonEndpoint>,
+    #[serde(borrow)]
+    local_endpoint: Option<JsonEndpoint<'a>>,
+    #[serde(borrow)]
+    remote_endpoint: Option<JsonEndpoint<'a>>,
     annotations: Option<Vec<JsonAnnotation>>,
     tags: Option<TagList>,
 }
 
 #[derive(Deserialize)]
 #[serde(rename_all = "camelCase")]
-struct JsonEndpoint {
+struct JsonEndpoint<'a> {
     service_name: Option<String>,
-    ipv4: Option<String>,
-    ipv6: Option<String>,
+    #[serde(borrow)]
+    ipv4: Option<Cow<'a, str>>,
+    #[serde(borrow)]
+    ipv6: Option<Cow<'a, str>>,
     port: Option<i64>,
 }
 
@@ -47,8 +59,13 @@ struct JsonAnnotation {
 
 /// Parses the body into v2 spans.
 pub(crate) fn parse(body: &[u8]) -> Result<Vec<V2Span>, ZipkinError> {
-    let spans: Vec<JsonSpan> =
-        serde_json::from_slice(body).map_err(|e| ZipkinError::Json(e.to_string()))?;
+    // One UTF-8 check of the whole body is cheaper than serde_json's check of every string; an
+    // invalid body goes through `from_slice` so the error names where the bad bytes are.
+    let spans: Result<Vec<JsonSpan>, _> = match std::str::from_utf8(body) {
+        Ok(text) => serde_json::from_str(text),
+        Err(_) => serde_json::from_slice(body),
+    };
+    let spans = spans.map_err(|e| ZipkinError::Json(e.to_string()))?;
     spans
         .into_iter()
         .enumerate()
@@ -56,7 +73,7 @@ pub(crate) fn parse(body: &[u8]) -> Result<Vec<V2Span>, ZipkinError> {
         .collect()
 }
 
-fn convert(i: usize, span: JsonSpan) -> Result<V2Span, ZipkinError> {
+fn convert(i: usize, span: JsonSpan<'_>) -> Result<V2Span, ZipkinError> {
     let field = |name: &str| format!("[{i}].{name}");
     let trace_id = span
         .trace_id
@@ -121,8 +138,8 @@ fn convert(i: usize, span: JsonSpan) -> Result<V2Span, ZipkinError> {
     })
 }
 
-fn endpoint(e: JsonEndpoint, path: impl Fn() -> String) -> Result<V2Endpoint, ZipkinError> {
-    let ip = |text: Option<String>, name: &str| -> Result<Option<String>, ZipkinError> {
+fn endpoint(e: JsonEndpoint<'_>, path: impl Fn() -> String) -> Result<V2Endpoint, ZipkinError> {
+    let ip = |text: Option<Cow<'_, str>>, name: &str| -> Result<Option<String>, ZipkinError> {
         match text.filter(|t| !t.is_empty()) {
             None => Ok(None),
             Some(t) => match t.parse() {

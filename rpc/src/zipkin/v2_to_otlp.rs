@@ -129,16 +129,62 @@ pub(crate) const RESOURCE_TAG_KEYS: &[&str] = &[
     "opencensus.resourcetype",
 ];
 
+/// [`RESOURCE_TAG_KEYS`] bucketed by first byte: a tag is compared (length first) only with the
+/// few resource keys that start like it, instead of with all ~90.
+static RESOURCE_TAG_KEYS_BY_FIRST_BYTE: std::sync::LazyLock<Vec<Vec<&'static str>>> =
+    std::sync::LazyLock::new(|| {
+        let mut buckets = vec![Vec::new(); 256];
+        for key in RESOURCE_TAG_KEYS {
+            if let Some(&first) = key.as_bytes().first()
+                && let Some(bucket) = buckets.get_mut(usize::from(first))
+            {
+                bucket.push(*key);
+            }
+        }
+        buckets
+    });
+
+// PERFORMANCE-CRITICAL: once per span tag.
 fn is_non_span_tag(key: &str) -> bool {
-    key == TAG_SERVICE_NAME_SOURCE
+    let Some(&first) = key.as_bytes().first() else {
+        return false;
+    };
+    let resource_key = RESOURCE_TAG_KEYS_BY_FIRST_BYTE
+        .get(usize::from(first))
+        .is_some_and(|bucket| bucket.contains(&key));
+    resource_key
+        || key == TAG_SERVICE_NAME_SOURCE
         || key == TAG_LIBRARY_NAME
         || key == TAG_LIBRARY_VERSION
-        || RESOURCE_TAG_KEYS.contains(&key)
 }
 
+/// The local service name that groups a span into a resource.
+fn service_of(span: &V2Span) -> &str {
+    span.local_endpoint
+        .as_ref()
+        .map(|e| e.service_name.as_str())
+        .filter(|s| !s.is_empty())
+        .unwrap_or(NO_SERVICE_NAME)
+}
+
+/// The instrumentation library that groups a span into a scope.
+fn library_of(tags: &AttributeMap) -> &str {
+    tags.get(TAG_LIBRARY_NAME).map(str_or_empty).unwrap_or("")
+}
+
+/// (service, library) of a span not yet converted.
+fn group_key(item: &Option<(V2Span, AttributeMap)>) -> (&str, &str) {
+    item.as_ref().map_or(("", ""), |(span, tags)| {
+        (service_of(span), library_of(tags))
+    })
+}
+
+// PERFORMANCE-CRITICAL: per request. Spans are ordered through an index vector (a batch from
+// one reporter is already in order, which the stable sort finds in one pass) and the current
+// service and library are copied once per group, not once per span.
 /// Converts decoded v2 spans.
 pub(crate) fn v2_spans_to_otlp(spans: Vec<V2Span>) -> ExportTraceServiceRequest {
-    let mut keyed: Vec<(String, String, V2Span, AttributeMap)> = spans
+    let mut items: Vec<Option<(V2Span, AttributeMap)>> = spans
         .into_iter()
         .map(|mut span| {
             let raw_tags = std::mem::take(&mut span.tags);
@@ -146,41 +192,41 @@ pub(crate) fn v2_spans_to_otlp(spans: Vec<V2Span>) -> ExportTraceServiceRequest 
             for (k, v) in raw_tags {
                 tags.put(k, Value::StringValue(v));
             }
-            let service = span
-                .local_endpoint
-                .as_ref()
-                .map(|e| e.service_name.as_str())
-                .filter(|s| !s.is_empty())
-                .unwrap_or(NO_SERVICE_NAME)
-                .to_owned();
-            let library = tags
-                .get(TAG_LIBRARY_NAME)
-                .map(str_or_empty)
-                .unwrap_or("")
-                .to_owned();
-            (service, library, span, tags)
+            Some((span, tags))
         })
         .collect();
-    keyed.sort_by(|a, b| (&a.0, &a.1).cmp(&(&b.0, &b.1)));
+    let mut order: Vec<usize> = (0..items.len()).collect();
+    order.sort_by(|&a, &b| group_key(&items[a]).cmp(&group_key(&items[b])));
 
     let mut request = ExportTraceServiceRequest::default();
     let mut current: Option<(String, String)> = None;
-    for (service, library, span, mut tags) in keyed {
-        let new_resource = current.as_ref().is_none_or(|(s, _)| *s != service);
+    for i in order {
+        let Some((span, mut tags)) = items.get_mut(i).and_then(Option::take) else {
+            continue;
+        };
+        let service = service_of(&span);
+        let library = library_of(&tags);
+        let new_resource = current.as_ref().is_none_or(|(s, _)| s != service);
+        let new_scope = new_resource || current.as_ref().is_none_or(|(_, l)| l != library);
+        if new_scope {
+            current = Some((service.to_owned(), library.to_owned()));
+        }
+        let Some((service, library)) = current.as_ref() else {
+            continue;
+        };
         if new_resource {
             request.resource_spans.push(ResourceSpans {
-                resource: Some(resource_from_tags(&service, &mut tags)),
+                resource: Some(resource_from_tags(service, &mut tags)),
                 scope_spans: Vec::new(),
                 schema_url: String::new(),
             });
         }
-        let new_scope = new_resource || current.as_ref().is_none_or(|(_, l)| *l != library);
         let Some(resource_spans) = request.resource_spans.last_mut() else {
             continue;
         };
         if new_scope {
             resource_spans.scope_spans.push(ScopeSpans {
-                scope: scope_from_tags(&library, &mut tags),
+                scope: scope_from_tags(library, &mut tags),
                 spans: Vec::new(),
                 schema_url: String::new(),
             });
@@ -188,7 +234,6 @@ pub(crate) fn v2_spans_to_otlp(spans: Vec<V2Span>) -> ExportTraceServiceRequest 
         if let Some(scope_spans) = resource_spans.scope_spans.last_mut() {
             scope_spans.spans.push(span_to_otlp(span, tags));
         }
-        current = Some((service, library));
     }
     request
 }
@@ -260,14 +305,9 @@ fn span_to_otlp(span: V2Span, mut tags: AttributeMap) -> Span {
     out.status = status_from_tags(&mut tags);
     out.links = links_from_tags(&mut tags);
 
-    let mut attributes = AttributeMap::with_capacity(8);
-    for kv in tags.into_vec() {
-        if let Some(value) = kv.value.and_then(|v| v.value)
-            && !is_non_span_tag(&kv.key)
-        {
-            attributes.put(kv.key, value);
-        }
-    }
+    // The remaining tags are already unique and in order: they become the attributes in place.
+    let mut attributes = tags;
+    attributes.retain_keys(|key| !is_non_span_tag(key));
     put_endpoints(
         &mut attributes,
         span.local_endpoint.as_ref(),
