@@ -1,9 +1,10 @@
 //! `tempopb.StreamingQuerier` over gRPC — what Grafana's Tempo data source uses for streaming
 //! search and autocomplete (TEMPO-SPEC §1.11, §2.1): `Search`, `SearchTags`, `SearchTagsV2`,
 //! `SearchTagValues`, `SearchTagValuesV2`. Served on the HTTP API port (h2c), as Tempo does
-//! with `stream_over_http_enabled: true`. Each answers with its complete result (`Search` split
-//! into ≤ 1 MiB messages); requests map onto the same parameters as the HTTP endpoints, so
-//! validation, limits and error texts are identical.
+//! with `stream_over_http_enabled: true`. `Search` streams the traces found so far at most
+//! every 500 ms, then the complete result (messages ≤ 1 MiB); the tag methods answer once.
+//! Requests map onto the same parameters as the HTTP endpoints, so validation, limits and
+//! error texts are identical.
 
 use std::collections::HashMap;
 use std::convert::Infallible;
