@@ -179,11 +179,10 @@ fn memory_budget_refuses_before_the_wal_and_is_released_when_cuts_commit() {
     for id in 1..=3 {
         shard.push("a", fragment(id, 500)).expect("within budget");
     }
-    assert_eq!(
-        shard.held(),
-        3 * size,
-        "one cut pending plus one in the head"
-    );
+    // The pump publishes what it holds after answering: wait for it rather than race it.
+    shard.wait_until("one cut pending plus one in the head", || {
+        shard.held() == 3 * size
+    });
 
     // Both reservations pass the handle's pre-check (3 + 1 <= 4); the pump admits the first
     // and refuses the second with the exact numbers, before writing it.
@@ -200,7 +199,7 @@ fn memory_budget_refuses_before_the_wal_and_is_released_when_cuts_commit() {
         matches!(refused, EngineError::MemoryBudgetExceeded { budget, .. } if budget == 4 * size),
         "{refused}"
     );
-    assert_eq!(shard.held(), 4 * size);
+    shard.wait_until("four fragments held", || shard.held() == 4 * size);
 
     // Now the handle refuses at once, without reaching the shard.
     let refused = shard.push("b", fragment(6, 500)).unwrap_err();
@@ -223,7 +222,7 @@ fn memory_budget_refuses_before_the_wal_and_is_released_when_cuts_commit() {
     assert_eq!(shard.committed.load(Ordering::SeqCst), 2);
     shard.push("a", fragment(5, 500)).expect("accepted again");
     shard.push("b", fragment(6, 500)).expect("accepted again");
-    assert_eq!(shard.held(), 2 * size, "a third cut, pending");
+    shard.wait_until("a third cut, pending", || shard.held() == 2 * size);
     shard.permits.add_permits(2);
     shard.pool.shutdown();
 }
@@ -249,12 +248,12 @@ fn a_tenant_over_its_head_share_is_refused_while_others_continue() {
             .expect("other tenants continue");
     }
     assert_eq!(shard.wal_trace_ids(), vec![1, 2, 10, 11]);
-    assert_eq!(shard.held(), 4 * size);
+    shard.wait_until("four fragments held", || shard.held() == 4 * size);
 
     // A cut gives the tenant its share back; the commit releases the memory.
     shard.permits.add_permits(2);
     block_on(shard.handle().flush()).expect("flush");
-    assert_eq!(shard.held(), 0);
+    shard.wait_until("the cut is committed and released", || shard.held() == 0);
     shard
         .push("noisy", fragment(3, 300))
         .expect("share free again");
