@@ -76,6 +76,16 @@ pub enum SearchError {
     Internal(&'static str),
 }
 
+/// An inclusive range of unix seconds as unix nanoseconds (the end second included whole).
+pub(crate) fn range_nanos(range: Option<(u64, u64)>) -> Option<(u64, u64)> {
+    range.map(|(s, e)| {
+        (
+            s.saturating_mul(1_000_000_000),
+            e.saturating_mul(1_000_000_000).saturating_add(999_999_999),
+        )
+    })
+}
+
 /// Receives, while a search runs, the traces newly kept and the metrics so far (streaming
 /// clients show them before the final answer).
 pub type Progress<'a> = &'a mut (dyn FnMut(Vec<TraceHit>, &SearchMetrics) + Send);
@@ -89,12 +99,7 @@ pub async fn search(
 ) -> Result<SearchOutcome, SearchError> {
     let options = ScanOptions {
         spans_per_spanset: request.spans_per_spanset,
-        range_unix_nano: request.range_seconds.map(|(s, e)| {
-            (
-                s.saturating_mul(1_000_000_000),
-                e.saturating_mul(1_000_000_000).saturating_add(999_999_999),
-            )
-        }),
+        range_unix_nano: range_nanos(request.range_seconds),
     };
     let most_recent = request.plan.most_recent;
     let mut combiner = Combiner::new(if most_recent {

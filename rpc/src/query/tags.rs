@@ -8,7 +8,7 @@ use tracecore_engine::scan::{SpanBatch, TagLookup, TagNames, TagValues};
 use tracecore_engine::{ShardHandle, TenantId};
 
 use super::memory::MemoryCache;
-use super::search::{SearchError, block_scan};
+use super::search::{SearchError, block_scan, range_nanos};
 use crate::storage::catalog::BlockCatalog;
 
 /// Where a lookup reads and what it costs.
@@ -19,15 +19,6 @@ pub struct TagQuery<'a> {
     pub memory: &'a MemoryCache,
     /// Unix seconds, inclusive.
     pub range_seconds: Option<(u64, u64)>,
-}
-
-fn range_nanos(range: Option<(u64, u64)>) -> Option<(u64, u64)> {
-    range.map(|(s, e)| {
-        (
-            s.saturating_mul(1_000_000_000),
-            e.saturating_mul(1_000_000_000).saturating_add(999_999_999),
-        )
-    })
 }
 
 /// Attribute names per scope: memory, then each block's tag index (its data only when the

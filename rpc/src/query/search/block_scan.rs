@@ -163,23 +163,12 @@ fn row_groups_in_range(metadata: &ParquetMetaData, range: Option<(u64, u64)>) ->
     let Some((from, to)) = range else {
         return all.collect();
     };
-    let u64_stat = |rg: &parquet::file::metadata::RowGroupMetaData, column: usize, max: bool| {
-        let stats = rg.column(column).statistics()?;
-        let bytes = if max {
-            stats.max_bytes_opt()?
-        } else {
-            stats.min_bytes_opt()?
-        };
-        // Parquet stores UInt64 as INT64 bits.
-        Some(u64::from_le_bytes(bytes.get(..8)?.try_into().ok()?))
-    };
     all.filter(|&i| {
         let rg = metadata.row_group(i);
-        let min_start = u64_stat(rg, col::TRACE_START_UNIX_NANO, false);
-        let max_start = u64_stat(rg, col::TRACE_START_UNIX_NANO, true);
-        let max_duration = u64_stat(rg, col::TRACE_DURATION_NANO, true);
-        match (min_start, max_start, max_duration) {
-            (Some(min_start), Some(max_start), Some(max_duration)) => {
+        let start = u64_range(rg, col::TRACE_START_UNIX_NANO);
+        let duration = u64_range(rg, col::TRACE_DURATION_NANO);
+        match (start, duration) {
+            (Some((min_start, max_start)), Some((_, max_duration))) => {
                 min_start <= to && max_start.saturating_add(max_duration) >= from
             }
             _ => true,
