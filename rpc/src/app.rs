@@ -11,6 +11,7 @@ use tracecore_engine::{EngineMetrics, ShardPool};
 
 use crate::api::{self, ApiState};
 use crate::config::{Config, JaegerReceiverConfig};
+use crate::http_server::{HttpTimeouts, serve_router};
 use crate::ingest::Ingester;
 use crate::jaeger::AgentProtocol;
 use crate::limits::reloader::run_reloader;
@@ -91,10 +92,13 @@ async fn serve(config: Config, tls: ReceiverTls, io: tokio::runtime::Handle) -> 
         config.server.http_listen_address, config.server.http_listen_port
     );
     let api_listener = bind(&http_addr, "server.http_listen_port").await?;
-    let api_server = tokio::spawn(serve_axum(
+    let timeouts = config.server.http_timeouts();
+    let api_server = tokio::spawn(serve_router(
         api_listener,
         api::router(state.clone()),
+        timeouts,
         stop_rx.clone(),
+        "api",
     ));
     tracing::info!(address = %http_addr, "api listening");
 
@@ -161,6 +165,7 @@ async fn serve(config: Config, tls: ReceiverTls, io: tokio::runtime::Handle) -> 
                     metrics: rpc_metrics.clone(),
                     multitenancy: config.multitenancy_enabled,
                     max_body_bytes: http.max_request_body_size,
+                    read_timeout: timeouts.read,
                 },
                 &http.traces_url_path,
             );
@@ -173,6 +178,7 @@ async fn serve(config: Config, tls: ReceiverTls, io: tokio::runtime::Handle) -> 
                 listener,
                 tls.otlp_http.clone(),
                 router,
+                timeouts,
                 stop_rx.clone(),
                 "otlp http receiver",
             )));
@@ -197,6 +203,7 @@ async fn serve(config: Config, tls: ReceiverTls, io: tokio::runtime::Handle) -> 
             metrics: rpc_metrics.clone(),
             multitenancy: config.multitenancy_enabled,
             max_body_bytes: zipkin.max_request_body_size,
+            read_timeout: timeouts.read,
         });
         tracing::info!(
             endpoint = %zipkin.endpoint,
@@ -207,6 +214,7 @@ async fn serve(config: Config, tls: ReceiverTls, io: tokio::runtime::Handle) -> 
             listener,
             tls.zipkin.clone(),
             router,
+            timeouts,
             stop_rx.clone(),
             "zipkin receiver",
         )));
@@ -284,6 +292,7 @@ async fn start_jaeger(
             metrics: metrics.clone(),
             multitenancy: config.multitenancy_enabled,
             max_body_bytes: http.max_request_body_size,
+            read_timeout: config.server.http_timeouts().read,
         });
         tracing::info!(
             endpoint = %http.endpoint,
@@ -294,6 +303,7 @@ async fn start_jaeger(
             listener,
             tls.jaeger_thrift_http.clone(),
             router,
+            config.server.http_timeouts(),
             stop.clone(),
             "jaeger thrift_http receiver",
         )));
@@ -432,38 +442,18 @@ async fn serve_receiver_http(
     listener: TcpListener,
     tls: Option<Arc<rustls::ServerConfig>>,
     router: axum::Router,
-    mut stop: watch::Receiver<bool>,
+    timeouts: HttpTimeouts,
+    stop: watch::Receiver<bool>,
     what: &'static str,
 ) -> Result<(), String> {
-    let Some(tls) = tls else {
-        return serve_axum(listener, router, stop).await;
-    };
-    let incoming = TlsIncoming::spawn(listener, tls, stop.clone(), what)
-        .map_err(|e| format!("{what} failed: {e}"))?;
-    axum::serve(incoming, router)
-        .with_graceful_shutdown(async move {
-            let _ = stop.wait_for(|s| *s).await;
-        })
-        .await
-        .map_err(|e| format!("{what} failed: {e}"))
-}
-
-async fn serve_axum(
-    listener: TcpListener,
-    router: axum::Router,
-    mut stop: watch::Receiver<bool>,
-) -> Result<(), String> {
-    use axum::serve::ListenerExt;
-    let listener = listener.tap_io(|tcp| {
-        // Small request/response exchanges: Nagle + delayed ACK would add ~40 ms.
-        let _ = tcp.set_nodelay(true);
-    });
-    axum::serve(listener, router)
-        .with_graceful_shutdown(async move {
-            let _ = stop.wait_for(|s| *s).await;
-        })
-        .await
-        .map_err(|e| format!("http server failed: {e}"))
+    match tls {
+        None => serve_router(listener, router, timeouts, stop, what).await,
+        Some(tls) => {
+            let incoming = TlsIncoming::spawn(listener, tls, stop.clone(), what)
+                .map_err(|e| format!("{what} failed: {e}"))?;
+            serve_router(incoming, router, timeouts, stop, what).await
+        }
+    }
 }
 
 async fn wait_for_signal() {

@@ -14,6 +14,7 @@ pub mod api;
 pub mod app;
 pub mod config;
 pub mod flags;
+pub mod http_server;
 pub mod ingest;
 pub mod jaeger;
 pub mod limits;

@@ -21,6 +21,7 @@ pub mod jaeger_udp;
 pub mod otlp_grpc;
 pub mod otlp_http;
 pub mod raw_codec;
+pub mod request_body;
 pub mod retry_info;
 pub mod tls;
 pub mod zipkin_http;

@@ -244,6 +244,11 @@ fn decode_span(v: &Value, path: &str) -> anyhow::Result<Span> {
     )?;
     let kind = match o.get("kind") {
         None => 0,
+        // proto3 JSON prints a value outside the enum as its number.
+        Some(k) if k.as_i64().is_some_and(|n| !(0..=5).contains(&n)) => {
+            i32::try_from(k.as_i64().unwrap_or_default())
+                .with_context(|| format!("{path}.kind {k} is not an int32"))?
+        }
         Some(k) => {
             let name = k
                 .as_str()
@@ -315,6 +320,10 @@ fn decode_span(v: &Value, path: &str) -> anyhow::Result<Span> {
             allow_keys(so, &p, &["message", "code"])?;
             let code = match so.get("code") {
                 None => 0,
+                Some(c) if c.as_i64().is_some_and(|n| !(0..=2).contains(&n)) => {
+                    i32::try_from(c.as_i64().unwrap_or_default())
+                        .with_context(|| format!("{p}.code {c} is not an int32"))?
+                }
                 Some(c) => {
                     let name = c
                         .as_str()

@@ -13,6 +13,10 @@ mod config;
 mod durability;
 #[path = "e2e/hostile.rs"]
 mod hostile;
+#[path = "e2e/hostile_http.rs"]
+mod hostile_http;
+#[path = "e2e/hostile_values.rs"]
+mod hostile_values;
 #[path = "e2e/ingest.rs"]
 mod ingest;
 #[path = "e2e/jaeger_zipkin.rs"]

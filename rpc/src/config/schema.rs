@@ -73,6 +73,24 @@ pub struct ServerConfig {
     pub grpc_listen_port: u16,
     pub log_level: String,
     pub log_format: String,
+    /// Longest time a client may take to send a request (headers and body) on any HTTP port:
+    /// the API and the HTTP receivers. Slower bodies get 408; 0 = no limit (as in Go).
+    pub http_server_read_timeout: HumanDuration,
+    /// Longest time a client may take to send its request headers; 0 = the read timeout. A
+    /// connection still sending headers then (slow loris) is closed.
+    pub http_server_read_header_timeout: HumanDuration,
+}
+
+impl ServerConfig {
+    /// The timeouts every HTTP listener applies.
+    pub fn http_timeouts(&self) -> crate::http_server::HttpTimeouts {
+        let read = Some(self.http_server_read_timeout.0).filter(|d| !d.is_zero());
+        let header = Some(self.http_server_read_header_timeout.0).filter(|d| !d.is_zero());
+        crate::http_server::HttpTimeouts {
+            read_header: header.or(read),
+            read,
+        }
+    }
 }
 
 impl Default for ServerConfig {
@@ -84,6 +102,8 @@ impl Default for ServerConfig {
             grpc_listen_port: 9095,
             log_level: "info".to_string(),
             log_format: "logfmt".to_string(),
+            http_server_read_timeout: HumanDuration(Duration::from_secs(30)),
+            http_server_read_header_timeout: HumanDuration(Duration::ZERO),
         }
     }
 }

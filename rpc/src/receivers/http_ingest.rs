@@ -1,6 +1,6 @@
 //! The HTTP exchange shared by the Jaeger thrift_http and Zipkin receivers, which answer as the
 //! OpenTelemetry Collector does: `202 Accepted` with an empty body on success, plain-text errors
-//! (400 malformed, 401 no org id, 413 too large, 415 unknown content encoding, 429/503 with
+//! (400 malformed, 401 no org id, 408 body too slow, 413 too large, 415 unknown content encoding, 429/503 with
 //! `Retry-After` when overloaded, 500 otherwise).
 //!
 //! Neither protocol can report a partial success, so a request whose spans were partly refused
@@ -8,18 +8,19 @@
 //! span that was not kept.
 
 use std::sync::Arc;
+use std::time::Duration;
 
 use axum::body::Body;
 use axum::response::{IntoResponse, Response};
 use bytes::Bytes;
 use http::{HeaderMap, HeaderValue, StatusCode, header};
-use http_body_util::BodyExt;
 use prost::Message;
 use tracecore_engine::{ErrorKind, TenantId};
 use tracecore_proto::otlp::ExportTraceServiceRequest;
 
 use crate::ingest::Ingester;
 use crate::otlp::decompress::{BodyError, decode_body};
+use crate::receivers::request_body::read_request_body;
 use crate::status::{RETRY_AFTER_SECONDS, http_status};
 use crate::telemetry::{RpcMetrics, TenantLabels};
 use crate::tenancy::{TenantError, tenant_from_headers};
@@ -32,6 +33,8 @@ pub struct HttpIngestState {
     pub multitenancy: bool,
     /// Largest body accepted, before and after decompression.
     pub max_body_bytes: usize,
+    /// Longest time a client may take to send its body (`None`: no limit).
+    pub read_timeout: Option<Duration>,
 }
 
 /// A plain-text error response.
@@ -83,24 +86,9 @@ impl HttpIngestState {
         body: Body,
     ) -> Result<Bytes, Rejection> {
         let limit = self.max_body_bytes;
-        let raw = match http_body_util::Limited::new(body, limit).collect().await {
-            Ok(collected) => collected.to_bytes(),
-            Err(e)
-                if e.downcast_ref::<http_body_util::LengthLimitError>()
-                    .is_some() =>
-            {
-                return Err(Rejection::new(
-                    StatusCode::PAYLOAD_TOO_LARGE,
-                    format!("request body is larger than {limit} bytes"),
-                ));
-            }
-            Err(e) => {
-                return Err(Rejection::new(
-                    StatusCode::BAD_REQUEST,
-                    format!("cannot read request body: {e}"),
-                ));
-            }
-        };
+        let raw = read_request_body(body, limit, self.read_timeout)
+            .await
+            .map_err(|e| Rejection::new(e.status(), e.to_string()))?;
         self.metrics
             .ingress_bytes
             .get_or_create(&TenantLabels {

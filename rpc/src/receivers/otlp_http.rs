@@ -2,10 +2,11 @@
 //!
 //! Answers in the request's encoding: 200 + `ExportTraceServiceResponse` (with
 //! `partial_success` when spans were refused); errors carry a `google.rpc.Status` body as the
-//! OTLP/HTTP specification asks, 400 for malformed input, 413 for oversized bodies, 415 for
+//! OTLP/HTTP specification asks, 400 for malformed input, 408 for a body not sent within the read timeout, 413 for oversized bodies, 415 for
 //! unknown content types, 429/503 with `Retry-After` when overloaded.
 
 use std::sync::Arc;
+use std::time::Duration;
 
 use axum::Router;
 use axum::body::Body;
@@ -14,7 +15,6 @@ use axum::response::{IntoResponse, Response};
 use axum::routing::post;
 use bytes::Bytes;
 use http::{HeaderMap, HeaderValue, StatusCode, header};
-use http_body_util::BodyExt;
 use prost::Message;
 use tracecore_engine::ErrorKind;
 use tracecore_proto::google_rpc::Status as RpcStatus;
@@ -23,6 +23,7 @@ use tracecore_proto::otlp::{ExportTracePartialSuccess, ExportTraceServiceRespons
 use crate::ingest::Ingester;
 use crate::otlp::decompress::{BodyError, decode_body};
 use crate::otlp::json_in::parse_export_request_json;
+use crate::receivers::request_body::{BodyReadError, read_request_body};
 use crate::status::{RETRY_AFTER_SECONDS, http_status};
 use crate::telemetry::{RpcMetrics, TenantLabels};
 use crate::tenancy::{TenantError, tenant_from_headers};
@@ -37,6 +38,8 @@ pub struct OtlpHttpState {
     pub metrics: RpcMetrics,
     pub multitenancy: bool,
     pub max_body_bytes: usize,
+    /// Longest time a client may take to send its body (`None`: no limit).
+    pub read_timeout: Option<Duration>,
 }
 
 /// The receiver's router, serving `path` (default `/v1/traces`).
@@ -97,9 +100,16 @@ async fn export(State(state): State<OtlpHttpState>, headers: HeaderMap, body: Bo
             return error_response(encoding, StatusCode::BAD_REQUEST, 3, &m);
         }
     };
-    let raw = match read_limited(body, state.max_body_bytes).await {
+    let raw = match read_request_body(body, state.max_body_bytes, state.read_timeout).await {
         Ok(raw) => raw,
-        Err(response) => return response(encoding),
+        Err(e) => {
+            let code = match e {
+                BodyReadError::TooLarge { .. } => 8,
+                BodyReadError::TimedOut { .. } => 4,
+                BodyReadError::Broken(_) => 3,
+            };
+            return error_response(encoding, e.status(), code, &e.to_string());
+        }
     };
     state
         .metrics
@@ -157,37 +167,6 @@ async fn export(State(state): State<OtlpHttpState>, headers: HeaderMap, body: Bo
                     .insert(header::RETRY_AFTER, HeaderValue::from(RETRY_AFTER_SECONDS));
             }
             response
-        }
-    }
-}
-
-type DeferredResponse = Box<dyn FnOnce(Encoding) -> Response + Send>;
-
-/// Reads the body, refusing (413) as soon as it exceeds `limit` bytes.
-async fn read_limited(body: Body, limit: usize) -> Result<Bytes, DeferredResponse> {
-    match http_body_util::Limited::new(body, limit).collect().await {
-        Ok(collected) => Ok(collected.to_bytes()),
-        Err(error) => {
-            let too_large = error
-                .downcast_ref::<http_body_util::LengthLimitError>()
-                .is_some();
-            Err(Box::new(move |encoding| {
-                if too_large {
-                    error_response(
-                        encoding,
-                        StatusCode::PAYLOAD_TOO_LARGE,
-                        8,
-                        &format!("request body is larger than {limit} bytes"),
-                    )
-                } else {
-                    error_response(
-                        encoding,
-                        StatusCode::BAD_REQUEST,
-                        3,
-                        &format!("cannot read request body: {error}"),
-                    )
-                }
-            }))
         }
     }
 }

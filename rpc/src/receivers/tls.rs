@@ -224,7 +224,6 @@ fn read_private_key(path: &str, what: &str) -> Result<PrivateKeyDer<'static>, St
 /// Connections on a TLS port whose handshake has completed, in arrival order.
 pub struct TlsIncoming {
     connections: mpsc::Receiver<(TlsStream<TcpStream>, SocketAddr)>,
-    local: SocketAddr,
 }
 
 impl TlsIncoming {
@@ -235,7 +234,6 @@ impl TlsIncoming {
         stop: watch::Receiver<bool>,
         what: &'static str,
     ) -> std::io::Result<TlsIncoming> {
-        let local = listener.local_addr()?;
         let (tx, connections) = mpsc::channel(64);
         tokio::spawn(accept_loop(
             listener,
@@ -244,7 +242,7 @@ impl TlsIncoming {
             stop,
             what,
         ));
-        Ok(TlsIncoming { connections, local })
+        Ok(TlsIncoming { connections })
     }
 
     /// The next established connection; `None` once the accept loop has stopped.
@@ -261,24 +259,6 @@ impl TlsIncoming {
             tokio_stream::wrappers::ReceiverStream::new(self.connections),
             |(stream, _)| Ok(stream),
         )
-    }
-}
-
-impl axum::serve::Listener for TlsIncoming {
-    type Io = TlsStream<TcpStream>;
-    type Addr = SocketAddr;
-
-    async fn accept(&mut self) -> (Self::Io, Self::Addr) {
-        match self.next().await {
-            Some(connection) => connection,
-            // The accept loop stops only on shutdown, which axum's graceful shutdown also
-            // watches; nothing more will arrive.
-            None => std::future::pending().await,
-        }
-    }
-
-    fn local_addr(&self) -> std::io::Result<Self::Addr> {
-        Ok(self.local)
     }
 }
 

@@ -426,7 +426,7 @@ async fn bad_certificate_files_stop_start_up_naming_the_file() {
     }
 }
 
-/// `tls` on the Jaeger `thrift_http` and Zipkin receivers (the same plumbing as OTLP HTTP).
+/// `tls` on the Jaeger `grpc` and `thrift_http` and the Zipkin receivers.
 fn with_jaeger_zipkin_tls(yaml: String) -> String {
     let block = |indent: &str| {
         format!(
@@ -438,7 +438,7 @@ fn with_jaeger_zipkin_tls(yaml: String) -> String {
     for line in yaml.lines() {
         out.push_str(line);
         out.push('\n');
-        if previous == "        thrift_http:" {
+        if previous == "        thrift_http:" || previous == "        grpc:" {
             out.push_str(&block("          "));
         } else if line.starts_with("      endpoint: ") {
             // Zipkin's endpoint: the only one six spaces in.
@@ -458,9 +458,11 @@ fn spans_in(resource_spans: &[tracecore_proto::otlp::ResourceSpans]) -> usize {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn jaeger_thrift_http_and_zipkin_over_tls() {
+async fn jaeger_grpc_thrift_http_and_zipkin_over_tls() {
+    use tonic::codegen::http::uri::PathAndQuery;
+    use tracecore_rpc::jaeger::model_proto::{PostSpansRequest, PostSpansResponse};
     use tracecore_tests::jaeger_zipkin::{
-        jaeger_thrift_batches, thrift_binary_body, zipkin_v2_json,
+        jaeger_post_spans_requests, jaeger_thrift_batches, thrift_binary_body, zipkin_v2_json,
     };
     let pki = make_pki();
     let server = Server::start(ServerOptions {
@@ -503,13 +505,56 @@ async fn jaeger_thrift_http_and_zipkin_over_tls() {
         .unwrap();
     assert_eq!(response.status().as_u16(), 202);
 
+    let (grpc_id, grpc_sent) = generator.next_trace();
+    let channel = grpc_channel(ports.jaeger_grpc, &pki.ca_pem, None)
+        .await
+        .unwrap();
+    for request in jaeger_post_spans_requests(&grpc_sent) {
+        let mut grpc = tonic::client::Grpc::new(channel.clone());
+        grpc.ready().await.unwrap();
+        let codec = tonic_prost::ProstCodec::<PostSpansRequest, PostSpansResponse>::default();
+        grpc.unary(
+            tonic::Request::new(request),
+            PathAndQuery::from_static("/jaeger.api_v2.CollectorService/PostSpans"),
+            codec,
+        )
+        .await
+        .unwrap();
+    }
+
     for (id, sent, what) in [
         (jaeger_id, &jaeger_sent, "jaeger thrift_http"),
         (zipkin_id, &zipkin_sent, "zipkin"),
+        (grpc_id, &grpc_sent, "jaeger grpc"),
     ] {
         let got = server.client().trace_v1(&id).await.unwrap();
         let got = got.unwrap_or_else(|| panic!("{what}: trace sent over TLS not found"));
         assert_eq!(spans_in(&got), spans_in(sent), "{what}: spans read back");
+    }
+
+    // Plaintext gRPC to the Jaeger TLS port: refused.
+    let plain_grpc = Endpoint::from_shared(format!("http://127.0.0.1:{}", ports.jaeger_grpc))
+        .unwrap()
+        .connect_timeout(Duration::from_secs(5))
+        .timeout(Duration::from_secs(10))
+        .connect()
+        .await;
+    if let Ok(channel) = plain_grpc {
+        let mut grpc = tonic::client::Grpc::new(channel);
+        let request = jaeger_post_spans_requests(&grpc_sent).remove(0);
+        let codec = tonic_prost::ProstCodec::<PostSpansRequest, PostSpansResponse>::default();
+        let reply = match grpc.ready().await {
+            Err(e) => Err(tonic::Status::unavailable(e.to_string())),
+            Ok(()) => {
+                grpc.unary(
+                    tonic::Request::new(request),
+                    PathAndQuery::from_static("/jaeger.api_v2.CollectorService/PostSpans"),
+                    codec,
+                )
+                .await
+            }
+        };
+        assert!(reply.is_err(), "plaintext gRPC answered on the TLS port");
     }
 
     // Plaintext to either TLS port: no answer.
