@@ -2,7 +2,7 @@
 //! 100 spans a Jaeger client or Zipkin reporter flushes, see `legacy::process_batches`),
 //! converting it with the Collector's mapping and encoding the OTLP protobuf the write path
 //! takes — everything the receivers do before `Ingester::push`. Throughput is per span, to
-//! compare with `otlp_ingest` (the OTLP path's skim).
+//! compare with `otlp_ingest` (the OTLP path's skim). Runs on mimalloc, the server's allocator.
 
 use criterion::{Criterion, Throughput, criterion_group, criterion_main};
 use prost::Message as _;
@@ -12,6 +12,9 @@ use tracecore_benches::legacy::{
 use tracecore_benches::tracegen::TraceGenerator;
 use tracecore_rpc::jaeger::{AgentProtocol, decode_agent_datagram, decode_thrift_http_body};
 use tracecore_rpc::zipkin::decode_v2_json;
+
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
 fn bench_legacy_decode(c: &mut Criterion) {
     let mut generator = TraceGenerator::new(42);

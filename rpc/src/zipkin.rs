@@ -35,6 +35,7 @@ mod v1_thrift;
 pub(crate) mod v1_to_otlp;
 mod v2_json;
 pub mod v2_proto;
+pub(crate) mod v2_tags;
 pub(crate) mod v2_to_otlp;
 
 #[cfg(test)]

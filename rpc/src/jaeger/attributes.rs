@@ -100,18 +100,6 @@ impl AttributeMap {
         kv.value?.value
     }
 
-    /// Removes every entry whose key `keep` refuses.
-    pub(crate) fn retain_keys(&mut self, mut keep: impl FnMut(&str) -> bool) {
-        for entry in &mut self.entries {
-            if entry.as_ref().is_some_and(|kv| !keep(&kv.key))
-                && let Some(kv) = entry.take()
-                && let Some(index) = &mut self.index
-            {
-                index.remove(&kv.key);
-            }
-        }
-    }
-
     /// The attributes in order.
     pub(crate) fn into_vec(self) -> Vec<KeyValue> {
         self.entries.into_iter().flatten().collect()
@@ -171,22 +159,6 @@ mod tests {
         assert_eq!(all.len(), 100);
         assert_eq!(all[3], ("k3".into(), Some(Value::IntValue(-3))));
         assert_eq!(all[99], ("k50".into(), Some(Value::IntValue(500))));
-    }
-
-    #[test]
-    fn retain_keys_drops_refused_keys_from_both_representations() {
-        for n in [4, 100] {
-            let mut m = AttributeMap::default();
-            for i in 0..n {
-                m.put(format!("k{i}"), Value::IntValue(i));
-            }
-            m.retain_keys(|k| k != "k1");
-            assert!(!m.contains("k1"));
-            m.put("k1".into(), Value::IntValue(-1));
-            let all = keys(m);
-            assert_eq!(all.len(), n as usize);
-            assert_eq!(all.last(), Some(&("k1".into(), Some(Value::IntValue(-1)))));
-        }
     }
 
     #[test]

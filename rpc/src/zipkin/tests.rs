@@ -4,3 +4,4 @@
 mod hostile;
 pub(crate) mod v1;
 pub(crate) mod v2;
+mod v2_reference;

@@ -20,25 +20,16 @@
 
 use serde_json::{Map, Value as Json};
 use tracecore_proto::otlp::{
-    Event, ExportTraceServiceRequest, InstrumentationScope, Link, Resource, ResourceSpans,
-    ScopeSpans, Span, SpanKind, Status, StatusCode, any_value::Value,
+    AnyValue, Event, ExportTraceServiceRequest, InstrumentationScope, KeyValue, Link, Resource,
+    ResourceSpans, ScopeSpans, Span, SpanKind, Status, StatusCode, any_value::Value,
 };
 
 use super::model::{V2Annotation, V2Endpoint, V2Kind, V2Span};
-use crate::jaeger::attributes::{AttributeMap, str_or_empty};
+use super::v2_tags::{ENDPOINT_KEYS, MAX_LINK_TAGS, SpanTags, TagRole};
+use crate::jaeger::attributes::AttributeMap;
 use crate::jaeger::conventions::{
-    ATTR_SERVICE_NAME, NO_SERVICE_NAME, TAG_ERROR, TAG_OTEL_STATUS_CODE,
-    TAG_OTEL_STATUS_DESCRIPTION, TAG_SPAN_KIND, TAG_W3C_TRACESTATE, micros_to_nanos, span_id,
-    trace_id,
+    ATTR_SERVICE_NAME, NO_SERVICE_NAME, micros_to_nanos, span_id, trace_id,
 };
-
-/// Names the resource attribute that holds the local service name, when not `service.name`.
-const TAG_SERVICE_NAME_SOURCE: &str = "otlp.service.name.source";
-const TAG_LIBRARY_NAME: &str = "otel.library.name";
-const TAG_LIBRARY_VERSION: &str = "otel.library.version";
-/// Links encoded as tags by the Collector's Zipkin exporter: `otlp.link.0`, `otlp.link.1`, …
-const LINK_TAG_PREFIX: &str = "otlp.link.";
-const MAX_LINK_TAGS: usize = 128;
 
 /// Tags that belong to the resource, never to the span: the resource attribute names of
 /// semantic conventions 1.6.1 plus the Collector's OpenCensus resource keys.
@@ -129,35 +120,6 @@ pub(crate) const RESOURCE_TAG_KEYS: &[&str] = &[
     "opencensus.resourcetype",
 ];
 
-/// [`RESOURCE_TAG_KEYS`] bucketed by first byte: a tag is compared (length first) only with the
-/// few resource keys that start like it, instead of with all ~90.
-static RESOURCE_TAG_KEYS_BY_FIRST_BYTE: std::sync::LazyLock<Vec<Vec<&'static str>>> =
-    std::sync::LazyLock::new(|| {
-        let mut buckets = vec![Vec::new(); 256];
-        for key in RESOURCE_TAG_KEYS {
-            if let Some(&first) = key.as_bytes().first()
-                && let Some(bucket) = buckets.get_mut(usize::from(first))
-            {
-                bucket.push(*key);
-            }
-        }
-        buckets
-    });
-
-// PERFORMANCE-CRITICAL: once per span tag.
-fn is_non_span_tag(key: &str) -> bool {
-    let Some(&first) = key.as_bytes().first() else {
-        return false;
-    };
-    let resource_key = RESOURCE_TAG_KEYS_BY_FIRST_BYTE
-        .get(usize::from(first))
-        .is_some_and(|bucket| bucket.contains(&key));
-    resource_key
-        || key == TAG_SERVICE_NAME_SOURCE
-        || key == TAG_LIBRARY_NAME
-        || key == TAG_LIBRARY_VERSION
-}
-
 /// The local service name that groups a span into a resource.
 fn service_of(span: &V2Span) -> &str {
     span.local_endpoint
@@ -167,31 +129,26 @@ fn service_of(span: &V2Span) -> &str {
         .unwrap_or(NO_SERVICE_NAME)
 }
 
-/// The instrumentation library that groups a span into a scope.
-fn library_of(tags: &AttributeMap) -> &str {
-    tags.get(TAG_LIBRARY_NAME).map(str_or_empty).unwrap_or("")
-}
-
 /// (service, library) of a span not yet converted.
-fn group_key(item: &Option<(V2Span, AttributeMap)>) -> (&str, &str) {
+fn group_key(item: &Option<(V2Span, SpanTags)>) -> (&str, &str) {
     item.as_ref().map_or(("", ""), |(span, tags)| {
-        (service_of(span), library_of(tags))
+        (
+            service_of(span),
+            tags.value(tags.library_name).unwrap_or(""),
+        )
     })
 }
 
-// PERFORMANCE-CRITICAL: per request. Spans are ordered through an index vector (a batch from
-// one reporter is already in order, which the stable sort finds in one pass) and the current
-// service and library are copied once per group, not once per span.
+// PERFORMANCE-CRITICAL: per request. Each span's tags are sorted out once (`SpanTags`); spans
+// are ordered through an index vector (a batch from one reporter is already in order, which
+// the stable sort finds in one pass) and the current service and library are copied once per
+// group, not once per span.
 /// Converts decoded v2 spans.
 pub(crate) fn v2_spans_to_otlp(spans: Vec<V2Span>) -> ExportTraceServiceRequest {
-    let mut items: Vec<Option<(V2Span, AttributeMap)>> = spans
+    let mut items: Vec<Option<(V2Span, SpanTags)>> = spans
         .into_iter()
         .map(|mut span| {
-            let raw_tags = std::mem::take(&mut span.tags);
-            let mut tags = AttributeMap::with_capacity(raw_tags.len());
-            for (k, v) in raw_tags {
-                tags.put(k, Value::StringValue(v));
-            }
+            let tags = SpanTags::new(std::mem::take(&mut span.tags));
             Some((span, tags))
         })
         .collect();
@@ -205,7 +162,7 @@ pub(crate) fn v2_spans_to_otlp(spans: Vec<V2Span>) -> ExportTraceServiceRequest 
             continue;
         };
         let service = service_of(&span);
-        let library = library_of(&tags);
+        let library = tags.value(tags.library_name).unwrap_or("");
         let new_resource = current.as_ref().is_none_or(|(s, _)| s != service);
         let new_scope = new_resource || current.as_ref().is_none_or(|(_, l)| l != library);
         if new_scope {
@@ -238,22 +195,17 @@ pub(crate) fn v2_spans_to_otlp(spans: Vec<V2Span>) -> ExportTraceServiceRequest 
     request
 }
 
-fn resource_from_tags(service: &str, tags: &mut AttributeMap) -> Resource {
+fn resource_from_tags(service: &str, tags: &mut SpanTags) -> Resource {
     let mut attributes = AttributeMap::default();
     if service != NO_SERVICE_NAME {
-        let source = tags
-            .remove(TAG_SERVICE_NAME_SOURCE)
-            .map(|v| str_or_empty(&v).to_owned())
-            .unwrap_or_default();
-        let key = if source.is_empty() {
-            ATTR_SERVICE_NAME
-        } else {
-            source.as_str()
+        let key = match tags.value(tags.service_name_source) {
+            Some(source) if !source.is_empty() => source,
+            _ => ATTR_SERVICE_NAME,
         };
         attributes.put_str(key, service);
-        for key in RESOURCE_TAG_KEYS {
-            if let Some(value) = tags.remove(key) {
-                attributes.put((*key).to_owned(), value);
+        for (k, value) in tags.take_resource_tags() {
+            if let Some(key) = RESOURCE_TAG_KEYS.get(k) {
+                attributes.put((*key).to_owned(), Value::StringValue(value));
             }
         }
     }
@@ -263,31 +215,26 @@ fn resource_from_tags(service: &str, tags: &mut AttributeMap) -> Resource {
     }
 }
 
-fn scope_from_tags(library: &str, tags: &mut AttributeMap) -> Option<InstrumentationScope> {
+fn scope_from_tags(library: &str, tags: &mut SpanTags) -> Option<InstrumentationScope> {
     if library.is_empty() {
         return None;
     }
-    let mut take = |key| {
-        tags.remove(key)
-            .map(|v| str_or_empty(&v).to_owned())
-            .unwrap_or_default()
-    };
     Some(InstrumentationScope {
-        name: take(TAG_LIBRARY_NAME),
-        version: take(TAG_LIBRARY_VERSION),
+        name: tags.consume(tags.library_name).unwrap_or_default(),
+        version: tags.consume(tags.library_version).unwrap_or_default(),
         ..InstrumentationScope::default()
     })
 }
 
-fn span_to_otlp(span: V2Span, mut tags: AttributeMap) -> Span {
+fn span_to_otlp(span: V2Span, mut tags: SpanTags) -> Span {
     let mut out = Span {
         trace_id: trace_id(span.trace_id.0, span.trace_id.1),
         span_id: span_id(span.id),
         name: span.name,
         ..Span::default()
     };
-    if let Some(state) = tags.remove(TAG_W3C_TRACESTATE) {
-        out.trace_state = str_or_empty(&state).to_owned();
+    if let Some(state) = tags.consume(tags.trace_state) {
+        out.trace_state = state;
     }
     if let Some(parent) = span.parent_id.filter(|&p| p != span.id && p != 0) {
         out.parent_span_id = span_id(parent);
@@ -297,23 +244,18 @@ fn span_to_otlp(span: V2Span, mut tags: AttributeMap) -> Span {
         V2Kind::Server => SpanKind::Server,
         V2Kind::Producer => SpanKind::Producer,
         V2Kind::Consumer => SpanKind::Consumer,
-        V2Kind::Unspecified => match tags.remove(TAG_SPAN_KIND) {
-            Some(Value::StringValue(k)) if k == "internal" => SpanKind::Internal,
+        V2Kind::Unspecified => match tags.consume(tags.span_kind).as_deref() {
+            Some("internal") => SpanKind::Internal,
             _ => SpanKind::Unspecified,
         },
     } as i32;
     out.status = status_from_tags(&mut tags);
     out.links = links_from_tags(&mut tags);
-
-    // The remaining tags are already unique and in order: they become the attributes in place.
-    let mut attributes = tags;
-    attributes.retain_keys(|key| !is_non_span_tag(key));
-    put_endpoints(
-        &mut attributes,
+    out.attributes = attributes(
+        tags,
         span.local_endpoint.as_ref(),
         span.remote_endpoint.as_ref(),
     );
-    out.attributes = attributes.into_vec();
 
     out.start_time_unix_nano = micros_to_nanos(span.timestamp);
     out.end_time_unix_nano = out
@@ -327,20 +269,17 @@ fn span_to_otlp(span: V2Span, mut tags: AttributeMap) -> Span {
     out
 }
 
-fn status_from_tags(tags: &mut AttributeMap) -> Option<Status> {
+fn status_from_tags(tags: &mut SpanTags) -> Option<Status> {
     let mut status = None;
-    if let Some(code) = tags.remove(TAG_OTEL_STATUS_CODE) {
+    if let Some(code) = tags.consume(tags.status_code) {
         // The Collector's `statusCodeValue`: the proto enum names and the names its own Zipkin
         // exporter once wrote; anything else (the OpenTelemetry SDKs' `OK`/`ERROR`) is unset.
-        let code = match str_or_empty(&code) {
+        let code = match code.as_str() {
             "STATUS_CODE_OK" | "Ok" => StatusCode::Ok,
             "STATUS_CODE_ERROR" | "Error" => StatusCode::Error,
             _ => StatusCode::Unset,
         };
-        let message = tags
-            .remove(TAG_OTEL_STATUS_DESCRIPTION)
-            .map(|v| str_or_empty(&v).to_owned())
-            .unwrap_or_default();
+        let message = tags.consume(tags.status_description).unwrap_or_default();
         status = Some(Status {
             message,
             code: code as i32,
@@ -349,44 +288,82 @@ fn status_from_tags(tags: &mut AttributeMap) -> Option<Status> {
     // Any `error` tag fails the span, as in the Collector: the OpenTelemetry SDKs' Zipkin
     // exporters send the status description as its value. Only `error=true` is consumed; other
     // values stay as an attribute.
-    if let Some(value) = tags.get(TAG_ERROR) {
-        if str_or_empty(value) == "true" {
-            tags.remove(TAG_ERROR);
+    if let Some(value) = tags.value(tags.error) {
+        if value == "true" {
+            tags.consume(tags.error);
         }
         status.get_or_insert_with(Status::default).code = StatusCode::Error as i32;
     }
     status
 }
 
-fn put_endpoints(
-    attributes: &mut AttributeMap,
+/// The span attributes: the remaining tags in order, then the endpoints' attributes, each set
+/// in place when a tag of the same key exists (`pcommon.Map.Put*`).
+fn attributes(
+    tags: SpanTags,
     local: Option<&V2Endpoint>,
     remote: Option<&V2Endpoint>,
-) {
+) -> Vec<KeyValue> {
+    let mut out: Vec<KeyValue> = Vec::with_capacity(tags.tags.len() + 3);
+    let mut endpoint_at = [None::<usize>; ENDPOINT_KEYS.len()];
+    for (key, value, role) in tags.into_attributes() {
+        if let TagRole::Endpoint(k) = role
+            && let Some(slot) = endpoint_at.get_mut(usize::from(k))
+        {
+            *slot = Some(out.len());
+        }
+        out.push(string_attribute(key, value));
+    }
+    let mut put = |k: usize, value: Value| {
+        let Some(slot) = endpoint_at.get_mut(k) else {
+            return;
+        };
+        let value = Some(AnyValue { value: Some(value) });
+        match slot.and_then(|i| out.get_mut(i)) {
+            Some(kv) => kv.value = value,
+            None => {
+                *slot = Some(out.len());
+                out.push(KeyValue {
+                    key: ENDPOINT_KEYS[k].to_owned(),
+                    value,
+                });
+            }
+        }
+    };
     if let Some(local) = local {
         for ip in [&local.ipv4, &local.ipv6].into_iter().flatten() {
-            attributes.put_str("net.host.ip", ip.as_str());
+            put(0, Value::StringValue(ip.clone()));
         }
         if local.port > 0 {
-            attributes.put("net.host.port".to_owned(), Value::IntValue(local.port));
+            put(1, Value::IntValue(local.port));
         }
     }
     if let Some(remote) = remote {
         if !remote.service_name.is_empty() {
-            attributes.put_str("peer.service", remote.service_name.as_str());
+            put(2, Value::StringValue(remote.service_name.clone()));
         }
         for ip in [&remote.ipv4, &remote.ipv6].into_iter().flatten() {
-            attributes.put_str("net.peer.ip", ip.as_str());
+            put(3, Value::StringValue(ip.clone()));
         }
         if remote.port > 0 {
-            attributes.put("net.peer.port".to_owned(), Value::IntValue(remote.port));
+            put(4, Value::IntValue(remote.port));
         }
+    }
+    out
+}
+
+fn string_attribute(key: String, value: String) -> KeyValue {
+    KeyValue {
+        key,
+        value: Some(AnyValue {
+            value: Some(Value::StringValue(value)),
+        }),
     }
 }
 
 /// `name|{"attr":…}|dropped` (as the Collector's Zipkin exporter writes events) is unpacked;
 /// fewer than three `|`-separated parts keep only the first as the name, as the Collector does.
-fn annotation_to_event(annotation: V2Annotation) -> Event {
+pub(crate) fn annotation_to_event(annotation: V2Annotation) -> Event {
     let time_unix_nano = micros_to_nanos(annotation.timestamp);
     let parts: Vec<&str> = annotation.value.split('|').collect();
     if let [name, middle @ .., dropped] = parts.as_slice()
@@ -438,27 +415,36 @@ fn otel_attributes(
 
 /// `otlp.link.0`, `otlp.link.1`, … up to the first missing index, each
 /// `traceid|spanid|tracestate|{json attributes}|dropped`.
-fn links_from_tags(tags: &mut AttributeMap) -> Vec<Link> {
+fn links_from_tags(tags: &mut SpanTags) -> Vec<Link> {
     let mut links = Vec::new();
-    for i in 0..MAX_LINK_TAGS {
-        let key = format!("{LINK_TAG_PREFIX}{i}");
-        let Some(value) = tags.get(&key).map(|v| str_or_empty(v).to_owned()) else {
+    if tags.links.is_empty() {
+        return links;
+    }
+    for n in 0..MAX_LINK_TAGS {
+        let Some(position) = tags.link(n) else {
+            break;
+        };
+        let Some(value) = tags.value(Some(position)) else {
             break;
         };
         let parts: Vec<&str> = value.split('|').collect();
-        if parts.len() < 5 {
-            tags.remove(&key);
-            continue;
-        }
-        if let Some(link) = parse_link(&parts) {
-            tags.remove(&key);
-            links.push(link);
+        // Fewer than five parts: not a link, dropped; a link that does not parse stays a tag.
+        let link = (parts.len() >= 5).then(|| parse_link(&parts));
+        match link {
+            None => {
+                tags.consume(Some(position));
+            }
+            Some(Some(link)) => {
+                tags.consume(Some(position));
+                links.push(link);
+            }
+            Some(None) => {}
         }
     }
     links
 }
 
-fn parse_link(parts: &[&str]) -> Option<Link> {
+pub(crate) fn parse_link(parts: &[&str]) -> Option<Link> {
     let (&[trace, span, state], rest) = parts.split_first_chunk::<3>()?;
     let (dropped, json) = rest.split_last()?;
     let trace_id = hex_id(trace, 16)?;
