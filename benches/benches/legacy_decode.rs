@@ -11,7 +11,7 @@ use tracecore_benches::legacy::{
 };
 use tracecore_benches::tracegen::TraceGenerator;
 use tracecore_rpc::jaeger::{AgentProtocol, decode_agent_datagram, decode_thrift_http_body};
-use tracecore_rpc::zipkin::decode_v2_json;
+use tracecore_rpc::zipkin::{ZipkinEncoding, decode_to_protobuf};
 
 #[global_allocator]
 static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
@@ -75,8 +75,9 @@ fn bench_legacy_decode(c: &mut Criterion) {
             zipkin
                 .iter()
                 .map(|body| {
-                    let request = decode_v2_json(body).expect("valid spans");
-                    request.encode_to_vec().len()
+                    decode_to_protobuf(body, ZipkinEncoding::V2Json)
+                        .expect("valid spans")
+                        .len()
                 })
                 .sum::<usize>()
         })

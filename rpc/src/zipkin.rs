@@ -30,6 +30,7 @@
 
 mod json_tags;
 pub(crate) mod model;
+mod otlp_wire;
 mod v1_json;
 mod v1_thrift;
 pub(crate) mod v1_to_otlp;
@@ -163,14 +164,35 @@ pub fn decode(
     }
 }
 
+/// Decodes a (decompressed) body of the given format into an encoded OTLP
+/// `ExportTraceServiceRequest`, what the write path takes. v2 bodies are written straight to
+/// protobuf (see `otlp_wire`); v1 bodies go through the prost messages.
+pub fn decode_to_protobuf(body: &[u8], encoding: ZipkinEncoding) -> Result<Vec<u8>, ZipkinError> {
+    use prost::Message as _;
+    match encoding {
+        ZipkinEncoding::V1Json => decode_v1_json(body).map(|r| r.encode_to_vec()),
+        ZipkinEncoding::V1Thrift => decode_v1_thrift(body).map(|r| r.encode_to_vec()),
+        ZipkinEncoding::V2Json => Ok(v2_to_otlp::v2_spans_to_protobuf(v2_json::parse(body)?)),
+        ZipkinEncoding::V2Proto => Ok(v2_to_otlp::v2_spans_to_protobuf(v2_proto::parse(body)?)),
+    }
+}
+
+/// The request an encoded v2 conversion stands for. The bytes are this module's own output,
+/// so a decode failure is a bug, reported as a protobuf error rather than a panic.
+fn decoded(protobuf: &[u8]) -> Result<ExportTraceServiceRequest, ZipkinError> {
+    use prost::Message as _;
+    ExportTraceServiceRequest::decode(protobuf)
+        .map_err(|e| ZipkinError::Protobuf(format!("converted request does not decode: {e}")))
+}
+
 /// A Zipkin v2 JSON body.
 pub fn decode_v2_json(body: &[u8]) -> Result<ExportTraceServiceRequest, ZipkinError> {
-    Ok(v2_to_otlp::v2_spans_to_otlp(v2_json::parse(body)?))
+    decoded(&v2_to_otlp::v2_spans_to_protobuf(v2_json::parse(body)?))
 }
 
 /// A Zipkin v2 protobuf body (`ListOfSpans`).
 pub fn decode_v2_proto(body: &[u8]) -> Result<ExportTraceServiceRequest, ZipkinError> {
-    Ok(v2_to_otlp::v2_spans_to_otlp(v2_proto::parse(body)?))
+    decoded(&v2_to_otlp::v2_spans_to_protobuf(v2_proto::parse(body)?))
 }
 
 /// A Zipkin v1 JSON body.

@@ -117,7 +117,12 @@ impl HttpIngestState {
 
     /// Writes the converted request and answers 202 once every span is durable.
     pub async fn push(&self, tenant: &TenantId, request: &ExportTraceServiceRequest) -> Response {
-        let protobuf = Bytes::from(request.encode_to_vec());
+        self.push_protobuf(tenant, Bytes::from(request.encode_to_vec()))
+            .await
+    }
+
+    /// [`Self::push`] of a request already encoded.
+    pub async fn push_protobuf(&self, tenant: &TenantId, protobuf: Bytes) -> Response {
         match self.ingester.push(tenant, &protobuf).await {
             Ok(outcome) if outcome.rejected_spans > 0 => error(
                 StatusCode::BAD_REQUEST,

@@ -14,7 +14,7 @@ use axum::routing::post;
 use http::{HeaderMap, Method, StatusCode, Uri, header};
 
 use super::http_ingest::{HttpIngestState, error};
-use crate::zipkin::{ZipkinEncoding, decode};
+use crate::zipkin::{ZipkinEncoding, decode_to_protobuf};
 
 /// The receiver's router: the two documented paths by name (so request metrics label them),
 /// every other path through the fallback.
@@ -69,8 +69,8 @@ async fn post_spans(
         Ok(b) => b,
         Err(rejection) => return rejection.into_response(),
     };
-    match decode(&body, encoding) {
-        Ok(request) => state.push(&tenant, &request).await,
+    match decode_to_protobuf(&body, encoding) {
+        Ok(protobuf) => state.push_protobuf(&tenant, protobuf.into()).await,
         Err(e) => state.malformed(&tenant, &e.to_string()),
     }
 }

@@ -2,13 +2,14 @@
 //! v2 spans become [`V2Span`]s, JSON and Thrift v1 spans become [`V1Span`]s, and one converter
 //! per model turns them into OTLP. Also the ID and IP text rules the formats share.
 
+use std::borrow::Cow;
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
 
 use tracecore_proto::otlp::any_value::Value;
 
-/// A Zipkin v2 span (`zipkin2.Span`), IDs as integers.
+/// A Zipkin v2 span (`zipkin2.Span`), IDs as integers; tags borrow from the body when they can.
 #[derive(Clone, Debug, Default, PartialEq)]
-pub(crate) struct V2Span {
+pub(crate) struct V2Span<'a> {
     /// High and low halves; a 64-bit trace ID has `high == 0`.
     pub trace_id: (u64, u64),
     pub id: u64,
@@ -23,7 +24,7 @@ pub(crate) struct V2Span {
     pub remote_endpoint: Option<V2Endpoint>,
     pub annotations: Vec<V2Annotation>,
     /// In wire order; a repeated key's last value wins.
-    pub tags: Vec<(String, String)>,
+    pub tags: Vec<(Cow<'a, str>, Cow<'a, str>)>,
 }
 
 /// `zipkin2.Span.Kind`; anything else a client sends is `Unspecified`.

@@ -37,7 +37,8 @@ struct JsonSpan<'a> {
     #[serde(borrow)]
     remote_endpoint: Option<JsonEndpoint<'a>>,
     annotations: Option<Vec<JsonAnnotation>>,
-    tags: Option<TagList>,
+    #[serde(borrow)]
+    tags: Option<TagList<'a>>,
 }
 
 #[derive(Deserialize)]
@@ -58,7 +59,7 @@ struct JsonAnnotation {
 }
 
 /// Parses the body into v2 spans.
-pub(crate) fn parse(body: &[u8]) -> Result<Vec<V2Span>, ZipkinError> {
+pub(crate) fn parse(body: &[u8]) -> Result<Vec<V2Span<'_>>, ZipkinError> {
     // One UTF-8 check of the whole body is cheaper than serde_json's check of every string; an
     // invalid body goes through `from_slice` so the error names where the bad bytes are.
     let spans: Result<Vec<JsonSpan>, _> = match std::str::from_utf8(body) {
@@ -73,7 +74,7 @@ pub(crate) fn parse(body: &[u8]) -> Result<Vec<V2Span>, ZipkinError> {
         .collect()
 }
 
-fn convert(i: usize, span: JsonSpan<'_>) -> Result<V2Span, ZipkinError> {
+fn convert(i: usize, span: JsonSpan<'_>) -> Result<V2Span<'_>, ZipkinError> {
     let field = |name: &str| format!("[{i}].{name}");
     let trace_id = span
         .trace_id

@@ -95,7 +95,7 @@ pub struct Annotation {
 }
 
 /// Parses the body into v2 spans.
-pub(crate) fn parse(body: &[u8]) -> Result<Vec<V2Span>, ZipkinError> {
+pub(crate) fn parse(body: &[u8]) -> Result<Vec<V2Span<'static>>, ZipkinError> {
     let list = ListOfSpans::decode(body).map_err(|e| ZipkinError::Protobuf(e.to_string()))?;
     list.spans
         .into_iter()
@@ -104,7 +104,7 @@ pub(crate) fn parse(body: &[u8]) -> Result<Vec<V2Span>, ZipkinError> {
         .collect()
 }
 
-fn convert(i: usize, span: Span) -> Result<V2Span, ZipkinError> {
+fn convert(i: usize, span: Span) -> Result<V2Span<'static>, ZipkinError> {
     let field = |name: &str| format!("spans[{i}].{name}");
     let trace_id = match span.trace_id.len() {
         16 => {
@@ -154,7 +154,11 @@ fn convert(i: usize, span: Span) -> Result<V2Span, ZipkinError> {
                 value: a.value,
             })
             .collect(),
-        tags: span.tags.into_iter().map(|t| (t.key, t.value)).collect(),
+        tags: span
+            .tags
+            .into_iter()
+            .map(|t| (t.key.into(), t.value.into()))
+            .collect(),
     })
 }
 

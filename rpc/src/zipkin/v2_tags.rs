@@ -5,6 +5,7 @@
 //! Duplicate keys follow `pcommon.Map.PutStr`: the first occurrence keeps its position, the last
 //! value wins.
 
+use std::borrow::Cow;
 use std::collections::HashMap;
 
 use super::v2_to_otlp::RESOURCE_TAG_KEYS;
@@ -135,8 +136,8 @@ fn link_number(key: &str) -> Option<u8> {
 
 /// Tags of one span, deduplicated, each with its role, plus where the special ones are.
 #[derive(Debug, Default)]
-pub(crate) struct SpanTags {
-    pub tags: Vec<(String, String)>,
+pub(crate) struct SpanTags<'a> {
+    pub tags: Vec<(Cow<'a, str>, Cow<'a, str>)>,
     pub roles: Vec<TagRole>,
     /// Position of the (last) tag with each single-valued role.
     pub service_name_source: Option<usize>,
@@ -151,9 +152,9 @@ pub(crate) struct SpanTags {
     pub links: Vec<(u8, usize)>,
 }
 
-impl SpanTags {
+impl<'a> SpanTags<'a> {
     /// Sorts out `tags` (in wire order, keys possibly repeated).
-    pub(crate) fn new(mut tags: Vec<(String, String)>) -> SpanTags {
+    pub(crate) fn new(mut tags: Vec<(Cow<'a, str>, Cow<'a, str>)>) -> SpanTags<'a> {
         dedup_keys(&mut tags);
         let mut out = SpanTags {
             roles: Vec::with_capacity(tags.len()),
@@ -187,11 +188,11 @@ impl SpanTags {
 
     /// The value at `position`, if any.
     pub(crate) fn value(&self, position: Option<usize>) -> Option<&str> {
-        Some(self.tags.get(position?)?.1.as_str())
+        Some(self.tags.get(position?)?.1.as_ref())
     }
 
     /// Marks the tag at `position` consumed and hands out its value.
-    pub(crate) fn consume(&mut self, position: Option<usize>) -> Option<String> {
+    pub(crate) fn consume(&mut self, position: Option<usize>) -> Option<Cow<'a, str>> {
         let i = position?;
         let role = self.roles.get_mut(i)?;
         *role = TagRole::Consumed;
@@ -208,7 +209,7 @@ impl SpanTags {
 
     /// The resource-convention tags as (index into [`RESOURCE_TAG_KEYS`], value), taken out,
     /// in that list's order.
-    pub(crate) fn take_resource_tags(&mut self) -> Vec<(usize, String)> {
+    pub(crate) fn take_resource_tags(&mut self) -> Vec<(usize, Cow<'a, str>)> {
         let mut out = Vec::new();
         for (i, role) in self.roles.iter().enumerate() {
             if let TagRole::Resource(k) = *role
@@ -222,7 +223,9 @@ impl SpanTags {
     }
 
     /// The tags that stay span attributes, in order, with the endpoint role of each.
-    pub(crate) fn into_attributes(self) -> impl Iterator<Item = (String, String, TagRole)> {
+    pub(crate) fn into_attributes(
+        self,
+    ) -> impl Iterator<Item = (Cow<'a, str>, Cow<'a, str>, TagRole)> {
         self.tags
             .into_iter()
             .zip(self.roles)
@@ -236,7 +239,7 @@ const SMALL_TAG_COUNT: usize = 64;
 
 // PERFORMANCE-CRITICAL: once per span. The usual span has no repeated key, which comparing
 // sorted 64-bit hashes of the keys proves without comparing strings.
-fn dedup_keys(tags: &mut Vec<(String, String)>) {
+fn dedup_keys(tags: &mut Vec<(Cow<'_, str>, Cow<'_, str>)>) {
     if tags.len() < 2 {
         return;
     }
@@ -252,16 +255,16 @@ fn dedup_keys(tags: &mut Vec<(String, String)>) {
         }
     }
     let mut first: HashMap<String, usize> = HashMap::with_capacity(tags.len());
-    let mut kept: Vec<(String, String)> = Vec::with_capacity(tags.len());
+    let mut kept: Vec<(Cow<'_, str>, Cow<'_, str>)> = Vec::with_capacity(tags.len());
     for (key, value) in tags.drain(..) {
-        match first.get(&key) {
+        match first.get(key.as_ref()) {
             Some(&i) => {
                 if let Some(slot) = kept.get_mut(i) {
                     slot.1 = value;
                 }
             }
             None => {
-                first.insert(key.clone(), kept.len());
+                first.insert(key.clone().into_owned(), kept.len());
                 kept.push((key, value));
             }
         }
@@ -273,10 +276,10 @@ fn dedup_keys(tags: &mut Vec<(String, String)>) {
 mod tests {
     use super::*;
 
-    fn owned(pairs: &[(&str, &str)]) -> Vec<(String, String)> {
+    fn owned(pairs: &[(&str, &str)]) -> Vec<(Cow<'static, str>, Cow<'static, str>)> {
         pairs
             .iter()
-            .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
+            .map(|(k, v)| (Cow::Owned((*k).to_owned()), Cow::Owned((*v).to_owned())))
             .collect()
     }
 
@@ -285,14 +288,14 @@ mod tests {
         let mut tags = owned(&[("a", "1"), ("b", "2"), ("a", "3"), ("c", "4"), ("b", "5")]);
         dedup_keys(&mut tags);
         assert_eq!(tags, owned(&[("a", "3"), ("b", "5"), ("c", "4")]));
-        let many: Vec<(String, String)> = (0..200)
-            .map(|i| (format!("k{}", i % 150), i.to_string()))
+        let many: Vec<(Cow<'_, str>, Cow<'_, str>)> = (0..200)
+            .map(|i| (format!("k{}", i % 150).into(), i.to_string().into()))
             .collect();
         let mut deduped = many.clone();
         dedup_keys(&mut deduped);
         assert_eq!(deduped.len(), 150);
-        assert_eq!(deduped[0], ("k0".to_owned(), "150".to_owned()));
-        assert_eq!(deduped[60], ("k60".to_owned(), "60".to_owned()));
+        assert_eq!(deduped[0], ("k0".into(), "150".into()));
+        assert_eq!(deduped[60], ("k60".into(), "60".into()));
     }
 
     #[test]

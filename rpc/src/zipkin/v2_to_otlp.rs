@@ -18,13 +18,16 @@
 //! Leniency: where the Collector fails the whole request on a malformed OTel-encoded annotation
 //! or link tag, this keeps the annotation text as the event name, or the tag as an attribute.
 
+use std::borrow::Cow;
+
 use serde_json::{Map, Value as Json};
 use tracecore_proto::otlp::{
-    AnyValue, Event, ExportTraceServiceRequest, InstrumentationScope, KeyValue, Link, Resource,
-    ResourceSpans, ScopeSpans, Span, SpanKind, Status, StatusCode, any_value::Value,
+    Event, InstrumentationScope, Link, Resource, ResourceSpans, ScopeSpans, Span, SpanKind, Status,
+    StatusCode, any_value::Value,
 };
 
 use super::model::{V2Annotation, V2Endpoint, V2Kind, V2Span};
+use super::otlp_wire::{AttributeValue, ResourceOut, ScopeOut, encode_request, put_span};
 use super::v2_tags::{ENDPOINT_KEYS, MAX_LINK_TAGS, SpanTags, TagRole};
 use crate::jaeger::attributes::AttributeMap;
 use crate::jaeger::conventions::{
@@ -121,7 +124,7 @@ pub(crate) const RESOURCE_TAG_KEYS: &[&str] = &[
 ];
 
 /// The local service name that groups a span into a resource.
-fn service_of(span: &V2Span) -> &str {
+fn service_of<'s>(span: &'s V2Span<'_>) -> &'s str {
     span.local_endpoint
         .as_ref()
         .map(|e| e.service_name.as_str())
@@ -130,7 +133,7 @@ fn service_of(span: &V2Span) -> &str {
 }
 
 /// (service, library) of a span not yet converted.
-fn group_key(item: &Option<(V2Span, SpanTags)>) -> (&str, &str) {
+fn group_key<'s>(item: &'s Option<(V2Span<'_>, SpanTags<'_>)>) -> (&'s str, &'s str) {
     item.as_ref().map_or(("", ""), |(span, tags)| {
         (
             service_of(span),
@@ -139,13 +142,13 @@ fn group_key(item: &Option<(V2Span, SpanTags)>) -> (&str, &str) {
     })
 }
 
-// PERFORMANCE-CRITICAL: per request. Each span's tags are sorted out once (`SpanTags`); spans
-// are ordered through an index vector (a batch from one reporter is already in order, which
-// the stable sort finds in one pass) and the current service and library are copied once per
-// group, not once per span.
-/// Converts decoded v2 spans.
-pub(crate) fn v2_spans_to_otlp(spans: Vec<V2Span>) -> ExportTraceServiceRequest {
-    let mut items: Vec<Option<(V2Span, SpanTags)>> = spans
+// PERFORMANCE-CRITICAL: per request. Each span's tags are sorted out once (`SpanTags`) and
+// written as attributes straight from the body's text (`otlp_wire`); spans are ordered through
+// an index vector (a batch from one reporter is already in order, which the stable sort finds
+// in one pass) and the current service and library are copied once per group, not per span.
+/// Converts decoded v2 spans into an encoded `ExportTraceServiceRequest`.
+pub(crate) fn v2_spans_to_protobuf(spans: Vec<V2Span<'_>>) -> Vec<u8> {
+    let mut items: Vec<Option<(V2Span<'_>, SpanTags<'_>)>> = spans
         .into_iter()
         .map(|mut span| {
             let tags = SpanTags::new(std::mem::take(&mut span.tags));
@@ -155,7 +158,7 @@ pub(crate) fn v2_spans_to_otlp(spans: Vec<V2Span>) -> ExportTraceServiceRequest 
     let mut order: Vec<usize> = (0..items.len()).collect();
     order.sort_by(|&a, &b| group_key(&items[a]).cmp(&group_key(&items[b])));
 
-    let mut request = ExportTraceServiceRequest::default();
+    let mut resources: Vec<ResourceOut> = Vec::new();
     let mut current: Option<(String, String)> = None;
     for i in order {
         let Some((span, mut tags)) = items.get_mut(i).and_then(Option::take) else {
@@ -172,30 +175,35 @@ pub(crate) fn v2_spans_to_otlp(spans: Vec<V2Span>) -> ExportTraceServiceRequest 
             continue;
         };
         if new_resource {
-            request.resource_spans.push(ResourceSpans {
-                resource: Some(resource_from_tags(service, &mut tags)),
-                scope_spans: Vec::new(),
-                schema_url: String::new(),
+            resources.push(ResourceOut {
+                resource: ResourceSpans {
+                    resource: Some(resource_from_tags(service, &mut tags)),
+                    ..ResourceSpans::default()
+                },
+                scopes: Vec::new(),
             });
         }
-        let Some(resource_spans) = request.resource_spans.last_mut() else {
+        let Some(resource) = resources.last_mut() else {
             continue;
         };
         if new_scope {
-            resource_spans.scope_spans.push(ScopeSpans {
-                scope: scope_from_tags(library, &mut tags),
+            resource.scopes.push(ScopeOut {
+                scope: ScopeSpans {
+                    scope: scope_from_tags(library, &mut tags),
+                    ..ScopeSpans::default()
+                },
                 spans: Vec::new(),
-                schema_url: String::new(),
             });
         }
-        if let Some(scope_spans) = resource_spans.scope_spans.last_mut() {
-            scope_spans.spans.push(span_to_otlp(span, tags));
+        if let Some(scope) = resource.scopes.last_mut() {
+            let (out, attributes) = span_to_otlp(span, tags);
+            put_span(&mut scope.spans, &out, &attributes);
         }
     }
-    request
+    encode_request(&resources)
 }
 
-fn resource_from_tags(service: &str, tags: &mut SpanTags) -> Resource {
+fn resource_from_tags(service: &str, tags: &mut SpanTags<'_>) -> Resource {
     let mut attributes = AttributeMap::default();
     if service != NO_SERVICE_NAME {
         let key = match tags.value(tags.service_name_source) {
@@ -205,7 +213,7 @@ fn resource_from_tags(service: &str, tags: &mut SpanTags) -> Resource {
         attributes.put_str(key, service);
         for (k, value) in tags.take_resource_tags() {
             if let Some(key) = RESOURCE_TAG_KEYS.get(k) {
-                attributes.put((*key).to_owned(), Value::StringValue(value));
+                attributes.put((*key).to_owned(), Value::StringValue(value.into_owned()));
             }
         }
     }
@@ -215,26 +223,36 @@ fn resource_from_tags(service: &str, tags: &mut SpanTags) -> Resource {
     }
 }
 
-fn scope_from_tags(library: &str, tags: &mut SpanTags) -> Option<InstrumentationScope> {
+fn scope_from_tags(library: &str, tags: &mut SpanTags<'_>) -> Option<InstrumentationScope> {
     if library.is_empty() {
         return None;
     }
+    let (name, version) = (tags.library_name, tags.library_version);
+    let mut take = |position| {
+        tags.consume(position)
+            .map(Cow::into_owned)
+            .unwrap_or_default()
+    };
     Some(InstrumentationScope {
-        name: tags.consume(tags.library_name).unwrap_or_default(),
-        version: tags.consume(tags.library_version).unwrap_or_default(),
+        name: take(name),
+        version: take(version),
         ..InstrumentationScope::default()
     })
 }
 
-fn span_to_otlp(span: V2Span, mut tags: SpanTags) -> Span {
+/// The span without its attributes, and its attributes.
+fn span_to_otlp<'a>(
+    mut span: V2Span<'a>,
+    mut tags: SpanTags<'a>,
+) -> (Span, Vec<(Cow<'a, str>, AttributeValue<'a>)>) {
     let mut out = Span {
         trace_id: trace_id(span.trace_id.0, span.trace_id.1),
         span_id: span_id(span.id),
-        name: span.name,
+        name: std::mem::take(&mut span.name),
         ..Span::default()
     };
     if let Some(state) = tags.consume(tags.trace_state) {
-        out.trace_state = state;
+        out.trace_state = state.into_owned();
     }
     if let Some(parent) = span.parent_id.filter(|&p| p != span.id && p != 0) {
         out.parent_span_id = span_id(parent);
@@ -251,35 +269,37 @@ fn span_to_otlp(span: V2Span, mut tags: SpanTags) -> Span {
     } as i32;
     out.status = status_from_tags(&mut tags);
     out.links = links_from_tags(&mut tags);
-    out.attributes = attributes(
+    let attributes = attributes(
         tags,
-        span.local_endpoint.as_ref(),
-        span.remote_endpoint.as_ref(),
+        span.local_endpoint.take(),
+        span.remote_endpoint.take(),
     );
 
     out.start_time_unix_nano = micros_to_nanos(span.timestamp);
     out.end_time_unix_nano = out
         .start_time_unix_nano
         .saturating_add(micros_to_nanos(span.duration));
-    out.events = span
-        .annotations
+    out.events = std::mem::take(&mut span.annotations)
         .into_iter()
         .map(annotation_to_event)
         .collect();
-    out
+    (out, attributes)
 }
 
-fn status_from_tags(tags: &mut SpanTags) -> Option<Status> {
+fn status_from_tags(tags: &mut SpanTags<'_>) -> Option<Status> {
     let mut status = None;
     if let Some(code) = tags.consume(tags.status_code) {
         // The Collector's `statusCodeValue`: the proto enum names and the names its own Zipkin
         // exporter once wrote; anything else (the OpenTelemetry SDKs' `OK`/`ERROR`) is unset.
-        let code = match code.as_str() {
+        let code = match code.as_ref() {
             "STATUS_CODE_OK" | "Ok" => StatusCode::Ok,
             "STATUS_CODE_ERROR" | "Error" => StatusCode::Error,
             _ => StatusCode::Unset,
         };
-        let message = tags.consume(tags.status_description).unwrap_or_default();
+        let message = tags
+            .consume(tags.status_description)
+            .map(Cow::into_owned)
+            .unwrap_or_default();
         status = Some(Status {
             message,
             code: code as i32,
@@ -299,12 +319,12 @@ fn status_from_tags(tags: &mut SpanTags) -> Option<Status> {
 
 /// The span attributes: the remaining tags in order, then the endpoints' attributes, each set
 /// in place when a tag of the same key exists (`pcommon.Map.Put*`).
-fn attributes(
-    tags: SpanTags,
-    local: Option<&V2Endpoint>,
-    remote: Option<&V2Endpoint>,
-) -> Vec<KeyValue> {
-    let mut out: Vec<KeyValue> = Vec::with_capacity(tags.tags.len() + 3);
+fn attributes<'a>(
+    tags: SpanTags<'a>,
+    local: Option<V2Endpoint>,
+    remote: Option<V2Endpoint>,
+) -> Vec<(Cow<'a, str>, AttributeValue<'a>)> {
+    let mut out: Vec<(Cow<'a, str>, AttributeValue<'a>)> = Vec::with_capacity(tags.tags.len() + 3);
     let mut endpoint_at = [None::<usize>; ENDPOINT_KEYS.len()];
     for (key, value, role) in tags.into_attributes() {
         if let TagRole::Endpoint(k) = role
@@ -312,53 +332,40 @@ fn attributes(
         {
             *slot = Some(out.len());
         }
-        out.push(string_attribute(key, value));
+        out.push((key, AttributeValue::Str(value)));
     }
-    let mut put = |k: usize, value: Value| {
+    let mut put = |k: usize, value: AttributeValue<'a>| {
         let Some(slot) = endpoint_at.get_mut(k) else {
             return;
         };
-        let value = Some(AnyValue { value: Some(value) });
         match slot.and_then(|i| out.get_mut(i)) {
-            Some(kv) => kv.value = value,
+            Some(entry) => entry.1 = value,
             None => {
                 *slot = Some(out.len());
-                out.push(KeyValue {
-                    key: ENDPOINT_KEYS[k].to_owned(),
-                    value,
-                });
+                out.push((Cow::Borrowed(ENDPOINT_KEYS[k]), value));
             }
         }
     };
     if let Some(local) = local {
-        for ip in [&local.ipv4, &local.ipv6].into_iter().flatten() {
-            put(0, Value::StringValue(ip.clone()));
+        for ip in [local.ipv4, local.ipv6].into_iter().flatten() {
+            put(0, AttributeValue::Str(Cow::Owned(ip)));
         }
         if local.port > 0 {
-            put(1, Value::IntValue(local.port));
+            put(1, AttributeValue::Int(local.port));
         }
     }
     if let Some(remote) = remote {
         if !remote.service_name.is_empty() {
-            put(2, Value::StringValue(remote.service_name.clone()));
+            put(2, AttributeValue::Str(Cow::Owned(remote.service_name)));
         }
-        for ip in [&remote.ipv4, &remote.ipv6].into_iter().flatten() {
-            put(3, Value::StringValue(ip.clone()));
+        for ip in [remote.ipv4, remote.ipv6].into_iter().flatten() {
+            put(3, AttributeValue::Str(Cow::Owned(ip)));
         }
         if remote.port > 0 {
-            put(4, Value::IntValue(remote.port));
+            put(4, AttributeValue::Int(remote.port));
         }
     }
     out
-}
-
-fn string_attribute(key: String, value: String) -> KeyValue {
-    KeyValue {
-        key,
-        value: Some(AnyValue {
-            value: Some(Value::StringValue(value)),
-        }),
-    }
 }
 
 /// `name|{"attr":…}|dropped` (as the Collector's Zipkin exporter writes events) is unpacked;
@@ -415,7 +422,7 @@ fn otel_attributes(
 
 /// `otlp.link.0`, `otlp.link.1`, … up to the first missing index, each
 /// `traceid|spanid|tracestate|{json attributes}|dropped`.
-fn links_from_tags(tags: &mut SpanTags) -> Vec<Link> {
+fn links_from_tags(tags: &mut SpanTags<'_>) -> Vec<Link> {
     let mut links = Vec::new();
     if tags.links.is_empty() {
         return links;

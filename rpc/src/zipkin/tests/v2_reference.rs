@@ -4,6 +4,7 @@
 //! repeated keys, resource conventions, links, endpoints that collide with tags, and grouping
 //! by service and library.
 
+use prost::Message as _;
 use rand::rngs::StdRng;
 use rand::{Rng, SeedableRng};
 use tracecore_proto::otlp::{
@@ -22,7 +23,7 @@ use crate::zipkin::v2_tags::{
     MAX_LINK_TAGS, TAG_LIBRARY_NAME, TAG_LIBRARY_VERSION, TAG_SERVICE_NAME_SOURCE,
 };
 use crate::zipkin::v2_to_otlp::{
-    RESOURCE_TAG_KEYS, annotation_to_event, parse_link, v2_spans_to_otlp,
+    RESOURCE_TAG_KEYS, annotation_to_event, parse_link, v2_spans_to_protobuf,
 };
 
 fn is_non_span_tag(key: &str) -> bool {
@@ -32,7 +33,7 @@ fn is_non_span_tag(key: &str) -> bool {
         || key == TAG_LIBRARY_VERSION
 }
 
-fn service_of(span: &V2Span) -> &str {
+fn service_of<'s>(span: &'s V2Span<'_>) -> &'s str {
     span.local_endpoint
         .as_ref()
         .map(|e| e.service_name.as_str())
@@ -40,13 +41,13 @@ fn service_of(span: &V2Span) -> &str {
         .unwrap_or(NO_SERVICE_NAME)
 }
 
-fn reference(spans: Vec<V2Span>) -> ExportTraceServiceRequest {
+fn reference(spans: Vec<V2Span<'_>>) -> ExportTraceServiceRequest {
     let mut items: Vec<(V2Span, AttributeMap)> = spans
         .into_iter()
         .map(|mut span| {
             let mut tags = AttributeMap::default();
             for (k, v) in std::mem::take(&mut span.tags) {
-                tags.put(k, Value::StringValue(v));
+                tags.put(k.into_owned(), Value::StringValue(v.into_owned()));
             }
             (span, tags)
         })
@@ -119,7 +120,7 @@ fn reference(spans: Vec<V2Span>) -> ExportTraceServiceRequest {
     request
 }
 
-fn span_to_otlp(span: V2Span, mut tags: AttributeMap) -> Span {
+fn span_to_otlp(span: V2Span<'_>, mut tags: AttributeMap) -> Span {
     let mut out = Span {
         trace_id: trace_id(span.trace_id.0, span.trace_id.1),
         span_id: span_id(span.id),
@@ -290,12 +291,12 @@ fn random_endpoint(rng: &mut StdRng) -> Option<V2Endpoint> {
     })
 }
 
-fn random_span(rng: &mut StdRng, i: u64) -> V2Span {
+fn random_span(rng: &mut StdRng, i: u64) -> V2Span<'static> {
     let tags = (0..rng.random_range(0..24))
         .map(|_| {
             let key = random_key(rng);
             let value = random_value(rng, &key);
-            (key, value)
+            (key.into(), value.into())
         })
         .collect();
     V2Span {
@@ -334,7 +335,9 @@ fn one_pass_converter_agrees_with_the_reference_mapping() {
             .collect();
         tags_seen += spans.iter().map(|s| s.tags.len()).sum::<usize>();
         let expected = reference(spans.clone());
-        let actual = v2_spans_to_otlp(spans.clone());
+        let actual =
+            ExportTraceServiceRequest::decode(v2_spans_to_protobuf(spans.clone()).as_slice())
+                .expect("the converter's protobuf decodes");
         assert_eq!(
             actual, expected,
             "round {round}: the converters disagree on {spans:#?}"
