@@ -301,3 +301,183 @@ async fn edge_values_are_stored_as_sent_or_refused_by_name() {
     let log = std::fs::read_to_string(server.log_path()).unwrap_or_default();
     assert!(!log.contains("panicked"), "a thread panicked:\n{log}");
 }
+
+fn span_times(resource_spans: &[ResourceSpans]) -> Vec<(u64, u64)> {
+    let mut times: Vec<(u64, u64)> = resource_spans
+        .iter()
+        .flat_map(|rs| &rs.scope_spans)
+        .flat_map(|ss| &ss.spans)
+        .map(|s| (s.start_time_unix_nano, s.end_time_unix_nano))
+        .collect();
+    times.sort_unstable();
+    times
+}
+
+async fn post_body(url: String, body: Vec<u8>, content_type: &str) -> (u16, String) {
+    let reply = reqwest::Client::builder()
+        .no_proxy()
+        .build()
+        .unwrap()
+        .post(url)
+        .header("content-type", content_type)
+        .body(body)
+        .send()
+        .await
+        .unwrap();
+    let status = reply.status().as_u16();
+    (status, reply.text().await.unwrap_or_default())
+}
+
+/// The same matrix through the Jaeger thrift and Zipkin receivers: their times are signed
+/// microseconds, so the extremes are `i64::MAX`, negative starts and negative durations; they
+/// saturate (as the Collector's conversion does) and are stored; a Zipkin span with 1,000 tags
+/// of 150 distinct keys keeps each key once with its last value; invalid UTF-8 and nested tag
+/// values are refused with 400.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn jaeger_and_zipkin_edge_values_saturate_and_bad_bodies_are_refused() {
+    use tracecore_tests::jaeger_zipkin::{jaeger_thrift_batches, thrift_binary_body};
+    tracecore_tests::install_tls_provider();
+    let mut server = Server::start(ServerOptions {
+        jaeger_zipkin: true,
+        ..ServerOptions::default()
+    })
+    .await
+    .unwrap();
+    let ports = server.ports();
+    let client = server.client();
+    let jaeger = format!("http://127.0.0.1:{}/api/traces", ports.jaeger_thrift_http);
+    let zipkin = format!("http://127.0.0.1:{}/api/v2/spans", ports.zipkin);
+    let mut generator = TraceGenerator::new(9110);
+
+    // Jaeger: start at i64::MAX µs with a huge duration, and a negative start and duration.
+    let mut jaeger_ids = Vec::new();
+    for (start, duration) in [(i64::MAX, i64::MAX), (-5, -7)] {
+        let (id, sent) = generator.next_trace();
+        for mut batch in jaeger_thrift_batches(&sent) {
+            for span in &mut batch.spans {
+                span.start_time = start;
+                span.duration = duration;
+            }
+            let (status, text) = post_body(
+                jaeger.clone(),
+                thrift_binary_body(&batch),
+                "application/x-thrift",
+            )
+            .await;
+            assert_eq!(
+                status, 202,
+                "jaeger start {start} duration {duration}: {text}"
+            );
+        }
+        jaeger_ids.push((id, start));
+    }
+
+    // Zipkin: the same extremes, a tag key with escapes, and repeated keys.
+    let trace = |n: u32| format!("{:032x}", 0xabc0_0000 + n);
+    let tags: String = (0..1000)
+        .map(|i| format!(r#""k{}":"v{i}""#, i % 150))
+        .collect::<Vec<_>>()
+        .join(",");
+    let body = format!(
+        r#"[{{"traceId":"{}","id":"1","name":"max","timestamp":{},"duration":{}}},
+            {{"traceId":"{}","id":"2","name":"negative","timestamp":-5,"duration":-7}},
+            {{"traceId":"{}","id":"3","name":"tags","timestamp":1700000000000000,"duration":1,
+              "localEndpoint":{{"serviceName":"svc","ipv4":"10.0.0.1"}},
+              "tags":{{"a\"b\u00e9":"q\n","net.host.ip":"first",{tags}}}}}]"#,
+        trace(1),
+        i64::MAX,
+        i64::MAX,
+        trace(2),
+        trace(3)
+    );
+    let (status, text) = post_body(zipkin.clone(), body.into_bytes(), "application/json").await;
+    assert_eq!(status, 202, "zipkin edge values: {text}");
+
+    let read = |id: [u8; 16]| {
+        let client = client.clone();
+        async move {
+            client
+                .trace_v1(&id)
+                .await
+                .unwrap()
+                .unwrap_or_else(|| panic!("trace {} not stored", hex::encode(id)))
+        }
+    };
+    for stage in ["in memory", "after flush"] {
+        for (id, start) in &jaeger_ids {
+            let times = span_times(&read(*id).await);
+            let expected = if *start > 0 {
+                (u64::MAX, u64::MAX)
+            } else {
+                (0, 0)
+            };
+            assert!(
+                times.iter().all(|t| *t == expected),
+                "jaeger start {start} ({stage}): {times:?}"
+            );
+        }
+        let id = |n: u32| -> [u8; 16] { hex::decode(trace(n)).unwrap().try_into().unwrap() };
+        assert_eq!(
+            span_times(&read(id(1)).await),
+            vec![(u64::MAX, u64::MAX)],
+            "{stage}"
+        );
+        assert_eq!(span_times(&read(id(2)).await), vec![(0, 0)], "{stage}");
+        let tagged = read(id(3)).await;
+        let span = &tagged[0].scope_spans[0].spans[0];
+        let keys: Vec<&str> = span.attributes.iter().map(|kv| kv.key.as_str()).collect();
+        assert_eq!(keys.len(), 152, "{stage}: {keys:?}");
+        assert_eq!(keys[0], "a\"b\u{e9}", "{stage}: escaped key");
+        assert_eq!(
+            keys[1], "net.host.ip",
+            "{stage}: the endpoint sets the tag in place"
+        );
+        let value = |key: &str| {
+            span.attributes
+                .iter()
+                .find(|kv| kv.key == key)
+                .and_then(|kv| kv.value.clone())
+                .and_then(|v| v.value)
+        };
+        use tracecore_proto::otlp::any_value::Value;
+        assert_eq!(value("a\"b\u{e9}"), Some(Value::StringValue("q\n".into())));
+        assert_eq!(
+            value("net.host.ip"),
+            Some(Value::StringValue("10.0.0.1".into()))
+        );
+        assert_eq!(value("k0"), Some(Value::StringValue("v900".into())));
+        assert_eq!(value("k149"), Some(Value::StringValue("v899".into())));
+        if stage == "in memory" {
+            client.flush().await.unwrap().expect_status(204).unwrap();
+        }
+    }
+
+    let mut bad_utf8 = br#"[{"traceId":"1","id":"1","name":""#.to_vec();
+    bad_utf8.extend_from_slice(&[0xff, 0xfe]);
+    bad_utf8.extend_from_slice(br#""}]"#);
+    let nested = format!(
+        r#"[{{"traceId":"1","id":"1","tags":{{"deep":{}1{}}}}}]"#,
+        "[".repeat(10_000),
+        "]".repeat(10_000)
+    );
+    for (what, body) in [
+        ("invalid UTF-8", bad_utf8),
+        (
+            "nested tag value",
+            br#"[{"traceId":"1","id":"1","tags":{"a":{"b":1}}}]"#.to_vec(),
+        ),
+        ("tag value nested 10,000 deep", nested.into_bytes()),
+    ] {
+        let (status, text) = post_body(zipkin.clone(), body, "application/json").await;
+        assert_eq!(status, 400, "zipkin {what}: {text}");
+        assert!(
+            text.contains("invalid zipkin json"),
+            "zipkin {what}: {text}"
+        );
+    }
+    assert!(
+        server.is_running(),
+        "tracecore died:\n{}",
+        server.log_tail(40)
+    );
+}
