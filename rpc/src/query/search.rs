@@ -24,7 +24,8 @@ use crate::storage::StorageError;
 use crate::storage::catalog::BlockCatalog;
 pub use combiner::Combiner;
 
-/// Blocks scanned concurrently (results are still consumed newest first).
+/// Blocks scanned concurrently, each on a blocking thread (results are still consumed newest
+/// first).
 pub const BLOCK_CONCURRENCY: usize = 2;
 
 /// A search to run.
@@ -166,7 +167,17 @@ pub async fn search(
                 if block.tag_index.as_ref().is_some_and(|i| !plan.may_match(i)) {
                     return Ok(block_scan::BlockScan::default());
                 }
-                block_scan::scan_block(&catalog, &block, &plan, &options, enough).await
+                // Decoding a block is seconds of CPU for a full scan: it runs on a blocking
+                // thread, so the facade keeps serving ingest and the blocks in flight decode on
+                // separate cores.
+                let runtime = tokio::runtime::Handle::current();
+                tokio::task::spawn_blocking(move || {
+                    runtime.block_on(block_scan::scan_block(
+                        &catalog, &block, &plan, &options, enough,
+                    ))
+                })
+                .await
+                .map_err(|e| SearchError::Task(e.to_string()))?
             }
         })
         .buffered(BLOCK_CONCURRENCY);
