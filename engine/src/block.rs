@@ -1,5 +1,5 @@
-//! Parquet blocks, format `tc1`: the encoder that cuts them, the by-ID reader, bloom filters and
-//! `meta.json`.
+//! Parquet blocks, format `tc2` (reads `tc1` too): the encoder that cuts them, the by-ID
+//! reader, bloom filters and `meta.json`.
 //!
 //! A block is three objects under `<tenant>/<blockID>/`: `data.parquet` (one row per span, rows
 //! sorted by trace ID then span start; the schema is documented in [`schema`]), `bloom-0` (a
@@ -23,6 +23,7 @@ pub mod bloom;
 pub mod bytes_reader;
 mod columns;
 mod decode;
+pub mod dedicated;
 pub mod encoder;
 pub mod error;
 mod hash;

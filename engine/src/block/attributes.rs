@@ -19,6 +19,8 @@ use super::schema::{attr, attribute_fields};
 /// Builds the `attributes` column of one batch.
 pub(crate) struct AttributeColumnBuilder {
     offsets: Vec<i32>,
+    /// Entries of the row being appended.
+    row_entries: usize,
     /// Utf8 children built as binary, validated once per batch (see [`utf8`]).
     key: BinaryBuilder,
     str_value: BinaryBuilder,
@@ -32,6 +34,7 @@ impl AttributeColumnBuilder {
     pub(crate) fn new() -> Self {
         AttributeColumnBuilder {
             offsets: vec![0],
+            row_entries: 0,
             key: BinaryBuilder::new(),
             str_value: BinaryBuilder::new(),
             int_value: Int64Builder::new(),
@@ -41,57 +44,58 @@ impl AttributeColumnBuilder {
         }
     }
 
-    /// Appends one row: the list of `attributes`, whose bytes `bytes` resolves.
-    // PERFORMANCE-CRITICAL: runs once per span and once per attribute; byte copies into the
-    // builders only, no allocation but builder growth.
-    pub(crate) fn append_row<'a>(
-        &mut self,
-        attributes: &[AttrRec],
-        bytes: &impl Fn(Loc) -> &'a [u8],
-    ) {
-        for attr in attributes {
-            self.key.append_value(bytes(attr.key));
-            let (mut s, mut i, mut d, mut b, mut o) = (false, false, false, false, false);
-            match attr.value {
-                AttrValue::Str(v) => {
-                    self.str_value.append_value(bytes(v));
-                    s = true;
-                }
-                AttrValue::Int(v) => {
-                    self.int_value.append_value(v);
-                    i = true;
-                }
-                AttrValue::Double(v) => {
-                    self.double_value.append_value(v);
-                    d = true;
-                }
-                AttrValue::Bool(v) => {
-                    self.bool_value.append_value(v);
-                    b = true;
-                }
-                AttrValue::Other(v) => {
-                    self.other.append_value(bytes(v));
-                    o = true;
-                }
-                AttrValue::Absent => {}
+    /// Appends one entry to the current row (see [`Self::end_row`]), whose bytes `bytes`
+    /// resolves.
+    // PERFORMANCE-CRITICAL: once per attribute; byte copies into the builders only, no
+    // allocation but builder growth.
+    pub(crate) fn append_entry<'a>(&mut self, attr: &AttrRec, bytes: &impl Fn(Loc) -> &'a [u8]) {
+        self.key.append_value(bytes(attr.key));
+        let (mut s, mut i, mut d, mut b, mut o) = (false, false, false, false, false);
+        match attr.value {
+            AttrValue::Str(v) => {
+                self.str_value.append_value(bytes(v));
+                s = true;
             }
-            if !s {
-                self.str_value.append_null();
+            AttrValue::Int(v) => {
+                self.int_value.append_value(v);
+                i = true;
             }
-            if !i {
-                self.int_value.append_null();
+            AttrValue::Double(v) => {
+                self.double_value.append_value(v);
+                d = true;
             }
-            if !d {
-                self.double_value.append_null();
+            AttrValue::Bool(v) => {
+                self.bool_value.append_value(v);
+                b = true;
             }
-            if !b {
-                self.bool_value.append_null();
+            AttrValue::Other(v) => {
+                self.other.append_value(bytes(v));
+                o = true;
             }
-            if !o {
-                self.other.append_null();
-            }
+            AttrValue::Absent => {}
         }
-        push_list_end(&mut self.offsets, attributes.len());
+        if !s {
+            self.str_value.append_null();
+        }
+        if !i {
+            self.int_value.append_null();
+        }
+        if !d {
+            self.double_value.append_null();
+        }
+        if !b {
+            self.bool_value.append_null();
+        }
+        if !o {
+            self.other.append_null();
+        }
+        self.row_entries += 1;
+    }
+
+    /// Ends the current row (the entries appended since the last call).
+    pub(crate) fn end_row(&mut self) {
+        push_list_end(&mut self.offsets, self.row_entries);
+        self.row_entries = 0;
     }
 
     /// Bytes of string/binary values buffered so far (to bound batch size).
@@ -193,7 +197,7 @@ pub(crate) fn downcast<'a, T: 'static>(
 ) -> Result<&'a T, BlockError> {
     array.as_any().downcast_ref::<T>().ok_or_else(|| {
         BlockError::Corrupt(format!(
-            "column {column} has type {}, not the tc1 type",
+            "column {column} has type {}, not the block schema's type",
             array.data_type()
         ))
     })

@@ -1,4 +1,4 @@
-//! Arrow column builders for one batch of `tc1` rows (the write side of [`super::schema`]).
+//! Arrow column builders for one batch of `tc2` rows (the write side of [`super::schema`]).
 
 use std::collections::HashMap;
 use std::sync::Arc;
@@ -12,6 +12,7 @@ use arrow::buffer::{Buffer, OffsetBuffer};
 use arrow::datatypes::Int32Type;
 
 use super::attributes::AttributeColumnBuilder;
+use super::dedicated::{DedicatedColumnsBuilder, SlotMask};
 use super::error::BlockError;
 use super::hash::SeededXxh3;
 use super::nested::{EventColumnBuilder, LinkColumnBuilder, utf8};
@@ -60,7 +61,7 @@ impl Interner {
         key
     }
 
-    fn value_bytes(&self) -> usize {
+    pub(crate) fn value_bytes(&self) -> usize {
         self.values.len()
     }
 
@@ -76,9 +77,23 @@ impl Interner {
         )
     }
 
-    fn finish_binary(&mut self, keys: &mut Int32Builder) -> Result<ArrayRef, BlockError> {
+    pub(crate) fn finish_binary(
+        &mut self,
+        keys: &mut Int32Builder,
+    ) -> Result<ArrayRef, BlockError> {
         let (offsets, values) = self.take();
         let values = BinaryArray::try_new(offsets, values, None)?;
+        Ok(Arc::new(DictionaryArray::<Int32Type>::try_new(
+            keys.finish(),
+            Arc::new(values),
+        )?))
+    }
+
+    /// A Dictionary(Int32, Utf8) column of `keys` over the interned values (validated once
+    /// per distinct value).
+    pub(crate) fn finish_utf8(&mut self, keys: &mut Int32Builder) -> Result<ArrayRef, BlockError> {
+        let (offsets, values) = self.take();
+        let values = StringArray::try_new(offsets, values, None)?;
         Ok(Arc::new(DictionaryArray::<Int32Type>::try_new(
             keys.finish(),
             Arc::new(values),
@@ -153,6 +168,7 @@ pub(crate) struct SpanColumns {
     resource_keys: Int32Builder,
     scope_keys: Int32Builder,
     attributes: AttributeColumnBuilder,
+    dedicated: DedicatedColumnsBuilder,
     events: EventColumnBuilder,
     links: LinkColumnBuilder,
     /// Dictionary of `root_service_name`, `root_span_name` and `service_name` (shared).
@@ -192,6 +208,7 @@ impl SpanColumns {
             resource_keys: Int32Builder::new(),
             scope_keys: Int32Builder::new(),
             attributes: AttributeColumnBuilder::new(),
+            dedicated: DedicatedColumnsBuilder::new(),
             events: EventColumnBuilder::new(),
             links: LinkColumnBuilder::new(),
             names: Interner::default(),
@@ -212,6 +229,7 @@ impl SpanColumns {
             + self.trace_state.values_slice().len()
             + self.irregular_ids.values_slice().len()
             + self.attributes.value_bytes()
+            + self.dedicated.value_bytes()
             + self.events.value_bytes()
             + self.links.value_bytes()
             + self.names.value_bytes()
@@ -271,12 +289,21 @@ impl SpanColumns {
         self.resource_keys.append_value(ctx.resource_key);
         self.scope_keys.append_value(ctx.scope_key);
         let range = |r: &std::ops::Range<u32>| r.start as usize..r.end as usize;
-        self.attributes
-            .append_row(&trace.attrs[range(&span.attrs)], &bytes);
+        let generic = &mut self.attributes;
+        self.dedicated
+            .append_row(&trace.attrs[range(&span.attrs)], &bytes, |attr| {
+                generic.append_entry(attr, &bytes)
+            });
+        self.attributes.end_row();
         self.events
             .append_row(&trace.events[range(&span.events)], start, &bytes);
         self.links
             .append_row(&trace.links[range(&span.links)], &bytes);
+    }
+
+    /// Dedicated keys written to the generic `attributes` list so far (all batches).
+    pub(crate) fn spilled(&self) -> SlotMask {
+        self.dedicated.spilled()
     }
 
     /// Finishes the batch and resets every builder (dictionaries included).
@@ -291,7 +318,7 @@ impl SpanColumns {
                 names.clone(),
             )?))
         };
-        let columns: Vec<ArrayRef> = vec![
+        let mut columns: Vec<ArrayRef> = vec![
             self.trace_id.finish()?,
             Arc::new(self.trace_start.finish()),
             Arc::new(self.trace_duration.finish()),
@@ -320,6 +347,7 @@ impl SpanColumns {
             self.events.finish()?,
             self.links.finish()?,
         ];
+        columns.extend(self.dedicated.finish()?);
         Ok(RecordBatch::try_new(block_schema(), columns)?)
     }
 }

@@ -1,4 +1,4 @@
-//! Decoded `tc1` rows of one trace → OTLP `ResourceSpans` (the read side of [`super::schema`]).
+//! Decoded `tc2` (or `tc1`) rows of one trace → OTLP `ResourceSpans` (the read side of [`super::schema`]).
 
 use std::collections::HashMap;
 
@@ -11,34 +11,51 @@ use prost::Message as _;
 use tracecore_proto::otlp::{Event, KeyValueList, Link, ResourceSpans, ScopeSpans, Span, Status};
 
 use super::attributes::{AttributeColumnReader, downcast};
+use super::dedicated::{self, DedicatedColumnsReader};
 use super::error::BlockError;
 use super::schema::{COLUMN_NAMES, col, event, link};
 
-/// Top-level columns [`TraceDecoder`] needs (the projection of a by-ID read).
-pub(crate) const DECODED_COLUMNS: [usize; 22] = [
-    col::TRACE_START_UNIX_NANO,
-    col::SPAN_ID,
-    col::PARENT_INDEX,
-    col::PARENT_SPAN_ID,
-    col::IRREGULAR_IDS,
-    col::NAME,
-    col::KIND,
-    col::START_OFFSET_NANO,
-    col::DURATION_NANO,
-    col::END_BEFORE_START_UNIX_NANO,
-    col::STATUS_CODE,
-    col::STATUS_MESSAGE,
-    col::TRACE_STATE,
-    col::FLAGS,
-    col::DROPPED_ATTRIBUTES_COUNT,
-    col::DROPPED_EVENTS_COUNT,
-    col::DROPPED_LINKS_COUNT,
-    col::RESOURCE,
-    col::SCOPE,
-    col::ATTRIBUTES,
-    col::EVENTS,
-    col::LINKS,
-];
+/// Top-level columns [`TraceDecoder`] needs (the projection of a by-ID read): every column
+/// but the trace-level ones, which the decoder does not need.
+pub(crate) const DECODED_COLUMNS: [usize; 22 + 1 + dedicated::COUNT] = {
+    const TC1: [usize; 22] = [
+        col::TRACE_START_UNIX_NANO,
+        col::SPAN_ID,
+        col::PARENT_INDEX,
+        col::PARENT_SPAN_ID,
+        col::IRREGULAR_IDS,
+        col::NAME,
+        col::KIND,
+        col::START_OFFSET_NANO,
+        col::DURATION_NANO,
+        col::END_BEFORE_START_UNIX_NANO,
+        col::STATUS_CODE,
+        col::STATUS_MESSAGE,
+        col::TRACE_STATE,
+        col::FLAGS,
+        col::DROPPED_ATTRIBUTES_COUNT,
+        col::DROPPED_EVENTS_COUNT,
+        col::DROPPED_LINKS_COUNT,
+        col::RESOURCE,
+        col::SCOPE,
+        col::ATTRIBUTES,
+        col::EVENTS,
+        col::LINKS,
+    ];
+    let mut out = [0; 22 + 1 + dedicated::COUNT];
+    let mut i = 0;
+    while i < TC1.len() {
+        out[i] = TC1[i];
+        i += 1;
+    }
+    out[22] = col::DEDICATED_LAYOUT;
+    let mut s = 0;
+    while s < dedicated::COUNT {
+        out[23 + s] = col::DEDICATED_FIRST + s;
+        s += 1;
+    }
+    out
+};
 
 /// One decoded row before parents are resolved and spans are grouped.
 struct DecodedRow {
@@ -102,7 +119,7 @@ impl TraceDecoder {
                 kind: c.kind.value(row),
                 start_time_unix_nano: start,
                 end_time_unix_nano: end,
-                attributes: c.attributes.row(row)?,
+                attributes: c.attributes(row)?,
                 dropped_attributes_count: c.dropped_attributes.value(row),
                 events: c.events(row, start)?,
                 dropped_events_count: c.dropped_events.value(row),
@@ -245,6 +262,8 @@ struct BatchColumns<'a> {
     resource: BinaryDictionary<'a>,
     scope: BinaryDictionary<'a>,
     attributes: AttributeColumnReader<'a>,
+    /// `None` for a `tc1` batch (no dedicated columns).
+    dedicated: Option<DedicatedColumnsReader<'a>>,
     events: &'a ListArray,
     event_time: &'a Int64Array,
     event_name: &'a StringArray,
@@ -297,6 +316,22 @@ fn decode_key_values(
         .map_err(|source| BlockError::Protobuf { column, source })
 }
 
+/// The dedicated columns of a `tc2` batch; `None` when it has none (`tc1`).
+fn dedicated_columns(
+    batch: &RecordBatch,
+) -> Result<Option<DedicatedColumnsReader<'_>>, BlockError> {
+    let Some(layout) = batch.column_by_name(COLUMN_NAMES[col::DEDICATED_LAYOUT]) else {
+        return Ok(None);
+    };
+    let columns = (0..dedicated::COUNT)
+        .map(|s| column(batch, col::DEDICATED_FIRST + s))
+        .collect::<Result<Vec<_>, BlockError>>()?;
+    Ok(Some(DedicatedColumnsReader::new(
+        layout.as_ref(),
+        &columns,
+    )?))
+}
+
 impl<'a> BatchColumns<'a> {
     fn new(batch: &'a RecordBatch) -> Result<Self, BlockError> {
         let events: &ListArray = typed(batch, col::EVENTS)?;
@@ -324,6 +359,7 @@ impl<'a> BatchColumns<'a> {
             resource: BinaryDictionary::new(column(batch, col::RESOURCE)?, "resource")?,
             scope: BinaryDictionary::new(column(batch, col::SCOPE)?, "scope")?,
             attributes: AttributeColumnReader::new(column(batch, col::ATTRIBUTES)?)?,
+            dedicated: dedicated_columns(batch)?,
             events,
             event_time: child(event_entries, event::TIME_OFFSET_NANO, "events")?,
             event_name: child(event_entries, event::NAME, "events")?,
@@ -337,6 +373,15 @@ impl<'a> BatchColumns<'a> {
             link_dropped: child(link_entries, link::DROPPED, "links")?,
             link_flags: child(link_entries, link::FLAGS, "links")?,
         })
+    }
+
+    /// The span attributes of `row`, dedicated ones back in their places.
+    fn attributes(&self, row: usize) -> Result<Vec<tracecore_proto::otlp::KeyValue>, BlockError> {
+        let generic = self.attributes.row(row)?;
+        match &self.dedicated {
+            Some(d) => d.merge(row, generic),
+            None => Ok(generic),
+        }
     }
 
     fn events(&self, row: usize, span_start: u64) -> Result<Vec<Event>, BlockError> {

@@ -16,6 +16,7 @@ use tracecore_proto::otlp::ResourceSpans;
 
 use super::bloom::BlockBloom;
 use super::columns::{RowContext, SpanColumns};
+use super::dedicated::{DEDICATED, DedicatedKind, SPILLED_KEY, format_spilled};
 use super::error::BlockError;
 use super::headers::{Dictionaries, HeaderCache};
 use super::meta::{BlockMeta, rfc3339_seconds_ceil, rfc3339_seconds_floor};
@@ -158,6 +159,10 @@ impl BlockEncoderOptions {
             )]));
         for path in NO_DICTIONARY {
             builder = builder.set_column_dictionary_enabled(column_path(path), false);
+        }
+        // Dedicated free-text attributes (URLs, statements) are near-unique, like the above.
+        for d in DEDICATED.iter().filter(|d| d.kind == DedicatedKind::Text) {
+            builder = builder.set_column_dictionary_enabled(column_path(d.column), false);
         }
         for path in UNCOMPRESSED {
             builder = builder.set_column_compression(column_path(path), Compression::UNCOMPRESSED);
@@ -465,6 +470,13 @@ impl BlockEncoder {
                 reason: "an in-memory encoder has no Parquet output; use finish_batches",
             });
         };
+        let spilled = self.columns.spilled();
+        if spilled != 0 {
+            writer.append_key_value_metadata(KeyValue::new(
+                SPILLED_KEY.to_owned(),
+                format_spilled(spilled),
+            ));
+        }
         writer.flush().map_err(BlockError::Write)?;
         let row_groups = writer.flushed_row_groups().len();
         let data = writer.into_inner().map_err(BlockError::Write)?;

@@ -16,9 +16,9 @@ use super::error::BlockError;
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct BlockMeta {
-    /// Encoding of the block (`"tc1"`).
+    /// Encoding of the block (`"tc2"`; `"tc1"` blocks are still read).
     pub format: String,
-    /// Version of the block schema (`"tc1"`).
+    /// Version of the block schema (`"tc2"`).
     #[serde(default)]
     pub version: String,
     /// Random UUID v4, canonical text form.

@@ -33,7 +33,9 @@ use tracecore_proto::otlp::ResourceSpans;
 use super::decode::{DECODED_COLUMNS, TraceDecoder};
 use super::encoder::DATA_PAGE_ROWS;
 use super::error::BlockError;
-use super::schema::{FORMAT_KEY, FORMAT_VERSION, block_schema, col};
+use super::schema::{
+    FORMAT_KEY, FORMAT_TC1, FORMAT_VERSION, TC1_COLUMNS, block_schema, col, project,
+};
 
 /// The spans of one trace found in one block.
 #[derive(Clone, Debug, PartialEq)]
@@ -65,14 +67,20 @@ fn check_format(metadata: &ArrowReaderMetadata) -> Result<(), BlockError> {
         .key_value_metadata()
         .and_then(|kvs| kvs.iter().find(|kv| kv.key == FORMAT_KEY))
         .and_then(|kv| kv.value.as_deref());
-    if format != Some(FORMAT_VERSION) {
+    let expected = match format {
+        Some(FORMAT_VERSION) => col::COUNT,
+        Some(FORMAT_TC1) => TC1_COLUMNS,
+        _ => {
+            return Err(BlockError::UnsupportedFormat(format!(
+                "{FORMAT_KEY} is {format:?}, expected {FORMAT_VERSION:?} or {FORMAT_TC1:?}"
+            )));
+        }
+    };
+    let fields = metadata.schema().fields();
+    if fields.len() != expected || fields[..] != block_schema().fields()[..expected] {
         return Err(BlockError::UnsupportedFormat(format!(
-            "{FORMAT_KEY} is {format:?}, expected {FORMAT_VERSION:?}"
-        )));
-    }
-    if metadata.schema().fields() != block_schema().fields() {
-        return Err(BlockError::UnsupportedFormat(format!(
-            "arrow schema differs from tc1: {}",
+            "arrow schema differs from {}: {}",
+            format.unwrap_or_default(),
             metadata.schema()
         )));
     }
@@ -115,7 +123,7 @@ where
         },
     );
     let mut stream = ParquetRecordBatchStreamBuilder::new_with_metadata(reader, metadata.clone())
-        .with_projection(ProjectionMask::roots(parquet_schema, DECODED_COLUMNS))
+        .with_projection(project(parquet_schema, DECODED_COLUMNS))
         .with_row_groups(row_groups)
         .with_row_selection(selection)
         .with_row_filter(RowFilter::new(vec![Box::new(predicate)]))

@@ -1,4 +1,4 @@
-//! The `tc1` block schema: one Parquet row per span.
+//! The `tc2` block schema: one Parquet row per span.
 //!
 //! Rows are sorted by (trace ID, span start); the spans of one trace are contiguous (they may
 //! straddle a row-group boundary). The file's key-value metadata carries
@@ -31,6 +31,13 @@
 //! | 24 | `attributes` | List<Struct{key, str, int, double, bool, other}> | span attributes, in order |
 //! | 25 | `events` | List<Struct{time_offset_nano, name, attributes, dropped}> | span events, in order |
 //! | 26 | `links` | List<Struct{trace_id, span_id, trace_state, attributes, dropped, flags}> | span links, in order |
+//! | 27 | `dedicated_layout` | Dictionary(Int32, Binary), nullable | positions of the span's dedicated attributes in its attribute list ([`super::dedicated`]) |
+//! | 28–45 | `attr_<key>` | Utf8 / Dictionary(Int32, Utf8) / Int64, nullable | one dedicated span attribute each ([`super::dedicated::DEDICATED`]) |
+//!
+//! **Versions.** `tc2` = `tc1` + columns 27–45; its `attributes` column holds the span
+//! attributes that did not go to a dedicated column. `tc1` blocks (columns 0–26, every
+//! attribute in `attributes`) are still read: readers project only the columns a block has
+//! ([`project`]) and treat absent dedicated columns as empty.
 //!
 //! Column encodings (dictionary or not, PLAIN / BYTE_STREAM_SPLIT) and page sizes are writer
 //! choices, listed with their measurements in [`super::encoder`]; readers need not know them.
@@ -67,7 +74,11 @@ use tracecore_proto::otlp::{InstrumentationScope, Resource};
 /// Parquet key-value metadata key naming the block format.
 pub const FORMAT_KEY: &str = "tracecore.block.format";
 /// The block format this module writes and reads (also `meta.json`'s `format` and `version`).
-pub const FORMAT_VERSION: &str = "tc1";
+pub const FORMAT_VERSION: &str = "tc2";
+/// The previous format, still read: no dedicated columns.
+pub const FORMAT_TC1: &str = "tc1";
+/// Columns of a `tc1` block (the first columns of `tc2`).
+pub const TC1_COLUMNS: usize = col::DEDICATED_LAYOUT;
 
 /// Top-level column indices (also the Parquet leaf indices: every column before
 /// [`ATTRIBUTES`] is flat, so field index = leaf index there).
@@ -99,40 +110,63 @@ pub mod col {
     pub const ATTRIBUTES: usize = 24;
     pub const EVENTS: usize = 25;
     pub const LINKS: usize = 26;
+    pub const DEDICATED_LAYOUT: usize = 27;
+    /// The first dedicated attribute column; slot `s` is at `DEDICATED_FIRST + s`.
+    pub const DEDICATED_FIRST: usize = 28;
     /// Number of top-level columns.
-    pub const COUNT: usize = 27;
+    pub const COUNT: usize = DEDICATED_FIRST + crate::block::dedicated::COUNT;
+}
+
+/// The column of dedicated slot `slot`.
+pub const fn dedicated_column(slot: usize) -> usize {
+    col::DEDICATED_FIRST + slot
 }
 
 /// Top-level column names, indexed by [`col`].
-pub const COLUMN_NAMES: [&str; col::COUNT] = [
-    "trace_id",
-    "trace_start_unix_nano",
-    "trace_duration_nano",
-    "root_service_name",
-    "root_span_name",
-    "span_id",
-    "parent_index",
-    "parent_span_id",
-    "irregular_ids",
-    "name",
-    "kind",
-    "start_offset_nano",
-    "duration_nano",
-    "end_before_start_unix_nano",
-    "status_code",
-    "status_message",
-    "trace_state",
-    "flags",
-    "dropped_attributes_count",
-    "dropped_events_count",
-    "dropped_links_count",
-    "service_name",
-    "resource",
-    "scope",
-    "attributes",
-    "events",
-    "links",
-];
+pub const COLUMN_NAMES: [&str; col::COUNT] = {
+    const TC1: [&str; TC1_COLUMNS] = [
+        "trace_id",
+        "trace_start_unix_nano",
+        "trace_duration_nano",
+        "root_service_name",
+        "root_span_name",
+        "span_id",
+        "parent_index",
+        "parent_span_id",
+        "irregular_ids",
+        "name",
+        "kind",
+        "start_offset_nano",
+        "duration_nano",
+        "end_before_start_unix_nano",
+        "status_code",
+        "status_message",
+        "trace_state",
+        "flags",
+        "dropped_attributes_count",
+        "dropped_events_count",
+        "dropped_links_count",
+        "service_name",
+        "resource",
+        "scope",
+        "attributes",
+        "events",
+        "links",
+    ];
+    let mut names = [""; col::COUNT];
+    let mut i = 0;
+    while i < TC1_COLUMNS {
+        names[i] = TC1[i];
+        i += 1;
+    }
+    names[col::DEDICATED_LAYOUT] = "dedicated_layout";
+    let mut s = 0;
+    while s < super::dedicated::COUNT {
+        names[col::DEDICATED_FIRST + s] = super::dedicated::DEDICATED[s].column;
+        s += 1;
+    }
+    names
+};
 
 /// Child indices of the `attributes` list's struct.
 pub mod attr {
@@ -208,7 +242,7 @@ pub fn list_item(fields: Fields) -> Arc<Field> {
     Arc::new(Field::new(LIST_ITEM, DataType::Struct(fields), false))
 }
 
-/// The Arrow schema of a `tc1` block (shared, built once).
+/// The Arrow schema of a `tc2` block (shared, built once).
 pub fn block_schema() -> SchemaRef {
     static SCHEMA: OnceLock<SchemaRef> = OnceLock::new();
     SCHEMA.get_or_init(build_schema).clone()
@@ -216,7 +250,7 @@ pub fn block_schema() -> SchemaRef {
 
 fn build_schema() -> SchemaRef {
     use DataType::*;
-    let types: [(DataType, bool); col::COUNT] = [
+    let tc1: [(DataType, bool); TC1_COLUMNS] = [
         (FixedSizeBinary(16), false),
         (UInt64, false),
         (UInt64, false),
@@ -245,12 +279,29 @@ fn build_schema() -> SchemaRef {
         (List(list_item(event_fields())), false),
         (List(list_item(link_fields())), false),
     ];
+    let dedicated = super::dedicated::DEDICATED
+        .iter()
+        .map(|d| (super::dedicated::data_type(d.kind), true));
+    let types = tc1
+        .into_iter()
+        .chain([(dictionary(Binary), true)])
+        .chain(dedicated);
     let fields: Vec<Field> = COLUMN_NAMES
         .iter()
         .zip(types)
         .map(|(name, (data_type, nullable))| Field::new(*name, data_type, nullable))
         .collect();
     Arc::new(Schema::new(fields))
+}
+
+/// A projection of the top-level `columns` that a block has: a `tc1` block has no column at
+/// or after [`TC1_COLUMNS`], and those are left out.
+pub fn project(
+    schema: &parquet::schema::types::SchemaDescriptor,
+    columns: impl IntoIterator<Item = usize>,
+) -> parquet::arrow::ProjectionMask {
+    let roots = schema.root_schema().get_fields().len();
+    parquet::arrow::ProjectionMask::roots(schema, columns.into_iter().filter(|&c| c < roots))
 }
 
 /// Encodes the `resource` column value: a `ResourceSpans` message with only `resource` (field 1)

@@ -19,6 +19,7 @@ use tracecore_proto::otlp::{
     AnyValue, KeyValue, KeyValueList, ResourceSpans, ScopeSpans, any_value::Value,
 };
 
+use super::dedicated::{DEDICATED, DedicatedKind};
 use super::error::BlockError;
 use super::schema::{attr, col, event, link};
 
@@ -217,7 +218,7 @@ impl TagIndexBuilder {
         self.observe(scope, &kv.key, value);
     }
 
-    /// Adds the rows of one `tc1` batch (the full schema, as the encoder builds it).
+    /// Adds the rows of one `tc2` batch (the full schema, as the encoder builds it).
     // PERFORMANCE-CRITICAL: runs on every block built; one pass over the attribute entries,
     // a hash probe per entry, no allocation for values already seen.
     pub fn add_batch(&mut self, batch: &RecordBatch) -> Result<(), BlockError> {
@@ -248,6 +249,30 @@ impl TagIndexBuilder {
                 Seen::Other
             };
             self.observe("span", keys.value(i), value);
+        }
+        // Dedicated span attributes (`tc2`): text and int values per row, labels once per
+        // dictionary value used.
+        for (s, d) in DEDICATED.iter().enumerate() {
+            let array = column(col::DEDICATED_FIRST + s);
+            match d.kind {
+                DedicatedKind::Text => {
+                    for v in array.as_string::<i32>().iter().flatten() {
+                        self.observe("span", d.key, Seen::Str(v));
+                    }
+                }
+                DedicatedKind::Label => {
+                    let dict = array.as_dictionary::<Int32Type>();
+                    let values = dict.values().as_string::<i32>();
+                    for i in used_keys(dict.keys(), values.len()) {
+                        self.observe("span", d.key, Seen::Str(values.value(i)));
+                    }
+                }
+                DedicatedKind::Int => {
+                    for v in array.as_primitive::<Int64Type>().iter().flatten() {
+                        self.observe("span", d.key, Seen::Int(v));
+                    }
+                }
+            }
         }
         // Span names (intrinsic `name`).
         let names = column(col::NAME).as_string::<i32>();

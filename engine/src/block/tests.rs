@@ -10,6 +10,7 @@ use tracecore_proto::otlp::{
     ResourceSpans, ScopeSpans, Span, Status, any_value::Value,
 };
 
+mod dedicated;
 mod otlp;
 mod realistic;
 
@@ -501,7 +502,7 @@ fn meta_describes_the_block() {
     let meta = &block.meta;
     assert_eq!(
         (meta.format.as_str(), meta.version.as_str()),
-        ("tc1", "tc1")
+        ("tc2", "tc2")
     );
     assert_eq!(meta.tenant_id, "tenant-a");
     assert!(uuid::Uuid::parse_str(&meta.block_id).is_ok());

@@ -21,7 +21,8 @@ use tracecore_traceql::{Attribute, AttributeScope, Intrinsic};
 use super::batch::SpanBatch;
 use super::error::ScanError;
 use super::values::{Lane, Values};
-use crate::block::schema::{attr, col, event, link};
+use crate::block::dedicated::{self, DEDICATED, DedicatedKind};
+use crate::block::schema::{attr, col, dedicated_column, event, link};
 
 /// Loads one intrinsic for every span row of `batch`.
 pub(crate) fn intrinsic(batch: &SpanBatch, which: Intrinsic) -> Result<Values, ScanError> {
@@ -367,9 +368,31 @@ fn resource_attribute(batch: &SpanBatch, name: &str) -> Result<Values, ScanError
     dictionary_values(per_value, batch.dictionary_keys(col::RESOURCE)?)
 }
 
+/// A span attribute: its dedicated column (`tc2`) where set, else the first entry of the
+/// generic list (see `block::dedicated`). Without the list in the batch (the plan leaves it
+/// out of blocks whose list holds no such key) the dedicated column alone.
+fn span_attribute(batch: &SpanBatch, name: &str) -> Result<Values, ScanError> {
+    let Some(s) = dedicated::slot(name.as_bytes()) else {
+        return list_attribute(batch, name);
+    };
+    let Ok(column) = batch.column(dedicated_column(s)) else {
+        return list_attribute(batch, name);
+    };
+    let mut own = Values::default();
+    let lane = Some(Lane::rows(column.clone()));
+    match DEDICATED[s].kind {
+        DedicatedKind::Text | DedicatedKind::Label => own.str = lane,
+        DedicatedKind::Int => own.int = lane,
+    }
+    if batch.column(col::ATTRIBUTES).is_err() {
+        return Ok(own);
+    }
+    coalesce(batch.rows(), own, list_attribute(batch, name)?)
+}
+
 // PERFORMANCE-CRITICAL: one vectorized compare over every attribute key of the batch, then a
 // walk over the matching entries only.
-fn span_attribute(batch: &SpanBatch, name: &str) -> Result<Values, ScanError> {
+fn list_attribute(batch: &SpanBatch, name: &str) -> Result<Values, ScanError> {
     let list = batch
         .column(col::ATTRIBUTES)?
         .as_list_opt::<i32>()

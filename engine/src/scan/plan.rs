@@ -9,7 +9,8 @@ use tracecore_traceql::{
 
 use super::error::ScanError;
 use super::eval::Regexes;
-use crate::block::schema::col;
+use crate::block::dedicated::{self, SlotMask};
+use crate::block::schema::{col, dedicated_column};
 
 /// A spanset expression with its filter leaves replaced by indices into [`SearchPlan::exprs`].
 #[derive(Debug)]
@@ -71,6 +72,10 @@ pub struct SearchPlan {
     pub(crate) wants_name: bool,
     pub(crate) regexes: Regexes,
     columns: Vec<usize>,
+    /// `columns` without `attributes`, when every span attribute the query reads is a
+    /// dedicated one: then blocks whose list holds none of `dedicated_keys` skip the list.
+    columns_without_list: Option<Vec<usize>>,
+    dedicated_keys: SlotMask,
     /// `with(most_recent=true)`.
     pub most_recent: bool,
 }
@@ -108,6 +113,8 @@ impl SearchPlan {
             wants_name: false,
             regexes: Regexes::default(),
             columns: BASE_COLUMNS.to_vec(),
+            columns_without_list: None,
+            dedicated_keys: 0,
             most_recent: query.hints.get_bool("most_recent", false).unwrap_or(false),
         };
         plan.pipeline = plan.pipeline(pipeline)?;
@@ -118,12 +125,50 @@ impl SearchPlan {
         }
         plan.columns.sort_unstable();
         plan.columns.dedup();
+        plan.plan_list_skipping();
         Ok(plan)
     }
 
     /// Top-level column indices (`block::schema::col`) the plan reads.
     pub fn columns(&self) -> &[usize] {
         &self.columns
+    }
+
+    /// The columns to read from a block whose generic attribute list holds the dedicated
+    /// keys `spilled` (`None`: a `tc1` block, every attribute in the list).
+    pub fn block_columns(&self, spilled: Option<SlotMask>) -> &[usize] {
+        match (&self.columns_without_list, spilled) {
+            (Some(columns), Some(spilled)) if spilled & self.dedicated_keys == 0 => columns,
+            _ => &self.columns,
+        }
+    }
+
+    fn plan_list_skipping(&mut self) {
+        let mut refs = Vec::new();
+        for expr in &self.exprs {
+            field_refs(expr, &mut refs);
+        }
+        let mut keys: SlotMask = 0;
+        for r in &refs {
+            if let FieldRef::Attribute(a) = r
+                && matches!(a.scope, AttributeScope::Span | AttributeScope::Unscoped)
+            {
+                match dedicated::slot(a.name.as_bytes()) {
+                    Some(s) if !a.parent => keys |= 1 << s,
+                    _ => return,
+                }
+            }
+        }
+        if keys != 0 {
+            self.dedicated_keys = keys;
+            self.columns_without_list = Some(
+                self.columns
+                    .iter()
+                    .copied()
+                    .filter(|&c| c != col::ATTRIBUTES)
+                    .collect(),
+            );
+        }
     }
 
     fn add_expr(&mut self, expr: FieldExpr, leaf: bool) -> usize {
@@ -250,8 +295,13 @@ pub(crate) fn columns_for(expr: &FieldExpr, columns: &mut Vec<usize>) {
                 Intrinsic::InstrumentationName | Intrinsic::InstrumentationVersion => &[col::SCOPE],
                 _ => &[],
             },
-            FieldRef::Attribute(Attribute { scope, .. }) => match scope {
-                AttributeScope::Span | AttributeScope::Unscoped => &[col::ATTRIBUTES],
+            FieldRef::Attribute(Attribute { scope, name, .. }) => match scope {
+                AttributeScope::Span | AttributeScope::Unscoped => {
+                    if let Some(s) = dedicated::slot(name.as_bytes()) {
+                        columns.push(dedicated_column(s));
+                    }
+                    &[col::ATTRIBUTES]
+                }
                 AttributeScope::Resource => &[],
                 AttributeScope::Event => &[col::EVENTS],
                 AttributeScope::Link => &[col::LINKS],

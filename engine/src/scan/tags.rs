@@ -17,7 +17,8 @@ use super::error::ScanError;
 use super::eval::{self, Regexes};
 use super::plan::{BASE_COLUMNS, columns_for};
 use super::row_value::RowValue;
-use crate::block::schema::{attr, col, event, link};
+use crate::block::dedicated::{self, DEDICATED};
+use crate::block::schema::{attr, col, dedicated_column, event, link};
 use crate::block::tag_index::{BlockTagIndex, IndexedValues};
 
 /// Attribute scopes of tag names.
@@ -86,6 +87,9 @@ impl TagLookup {
             columns_for(t, &mut columns);
         }
         columns.extend(scopes.iter().map(|s| s.column()));
+        if scopes.contains(&TagScope::Span) {
+            columns.extend((0..dedicated::COUNT).map(dedicated_column));
+        }
         columns.sort_unstable();
         columns.dedup();
         Ok(TagLookup {
@@ -278,6 +282,17 @@ fn span_keys(
         .values()
         .as_struct_opt()
         .ok_or(ScanError::Internal("attribute items are not structs"))?;
+    // Dedicated attributes (`tc2`): a key is there when any selected row has a value.
+    for (s, d) in DEDICATED.iter().enumerate() {
+        if names.contains(d.key) {
+            continue;
+        }
+        if let Ok(column) = batch.column(dedicated_column(s))
+            && (0..column.len()).any(|row| column.is_valid(row) && selected(row))
+        {
+            names.insert(d.key.to_owned());
+        }
+    }
     let keys = items.column(attr::KEY).as_string::<i32>();
     let offsets = list.value_offsets();
     let mut seen: HashSet<&str> = HashSet::new();

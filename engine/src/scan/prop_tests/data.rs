@@ -42,6 +42,7 @@ pub(super) const FLOATS: &[f64] = &[12.0, 12.5, -0.5, 500.0, 1e9, 0.0];
 pub(super) const KEYS: &[&str] = &[
     "http.status_code",
     "http.route",
+    "http.url",
     "amount",
     "retry",
     "region",
@@ -164,6 +165,33 @@ fn random_span(rng: &mut StdRng, trace_id: &[u8; 16], span_id: [u8; 8], parent: 
         status,
         events,
         ..Span::default()
+    }
+}
+
+/// Gives every span attribute with a dedicated key (`block::dedicated`) its column's type, so
+/// the block's list holds none of them and searches skip the list.
+pub(super) fn type_dedicated_keys(traces: &mut [GenTrace]) {
+    use crate::block::dedicated::{DEDICATED, DedicatedKind, slot};
+    let spans = traces
+        .iter_mut()
+        .flat_map(|t| &mut t.resource_spans)
+        .flat_map(|rs| &mut rs.scope_spans)
+        .flat_map(|ss| &mut ss.spans);
+    for span in spans {
+        for kv in &mut span.attributes {
+            let Some(s) = slot(kv.key.as_bytes()) else {
+                continue;
+            };
+            let current = kv.value.as_ref().and_then(|v| v.value.clone());
+            let typed = match (DEDICATED[s].kind, current) {
+                (DedicatedKind::Int, Some(Value::IntValue(i))) => Value::IntValue(i),
+                (DedicatedKind::Int, _) => Value::IntValue(500),
+                (_, Some(Value::StringValue(v))) => Value::StringValue(v),
+                (_, Some(Value::IntValue(i))) => Value::StringValue(i.to_string()),
+                (_, _) => Value::StringValue("/cart".into()),
+            };
+            kv.value = Some(AnyValue { value: Some(typed) });
+        }
     }
 }
 

@@ -7,9 +7,10 @@ use std::sync::atomic::Ordering;
 use arrow::array::{Array, AsArray, RecordBatch};
 use arrow::compute::concat_batches;
 use futures::TryStreamExt as _;
-use parquet::arrow::{ParquetRecordBatchStreamBuilder, ProjectionMask};
+use parquet::arrow::ParquetRecordBatchStreamBuilder;
 use parquet::file::metadata::ParquetMetaData;
-use tracecore_engine::block::schema::col;
+use tracecore_engine::block::dedicated;
+use tracecore_engine::block::schema::{col, project};
 use tracecore_engine::scan::{
     BatchResult, IntrinsicRanges, ScanOptions, SearchPlan, SpanBatch, search_batch,
 };
@@ -36,10 +37,12 @@ pub async fn scan_block(
     enough: Option<usize>,
 ) -> Result<BlockScan, SearchError> {
     let mut out = BlockScan::default();
+    let (metadata, _) = catalog.open(block).await?;
+    let columns = plan.block_columns(dedicated::spilled(metadata.metadata()));
     out.inspected_bytes = for_each_batch_where(
         catalog,
         block,
-        plan.columns(),
+        columns,
         options.range_unix_nano,
         |ranges| plan.may_match_ranges(ranges),
         |batch| {
@@ -87,7 +90,7 @@ pub async fn for_each_batch_where(
     };
     let schema = metadata.metadata().file_metadata().schema_descr_ptr();
     let mut stream = ParquetRecordBatchStreamBuilder::new_with_metadata(reader, metadata.clone())
-        .with_projection(ProjectionMask::roots(&schema, columns.iter().copied()))
+        .with_projection(project(&schema, columns.iter().copied()))
         .with_row_groups(row_groups)
         .with_batch_size(BATCH_ROWS)
         .build()
