@@ -75,6 +75,8 @@ for q in '{ resource.service.name = "frontend" }' \
          '{ resource.service.name = "no-such-service" }' \
          '{ duration > 1h }' \
          '{ span.http.url =~ ".*no-such-path.*" }' \
+         '{ span.db.statement =~ ".*no_such_table.*" }' \
+         '{ span.messaging.message.id = "no-such-id" }' \
          '{ status = error } >> { kind = client }' \
          '{ } | count() > 20'; do
   time_query "search limit=20 $q" "/api/search?limit=20&q=$(enc "$q")"

@@ -20,6 +20,7 @@ mod eval;
 mod fields;
 mod hits;
 mod plan;
+mod prefilter;
 mod prune;
 mod row_value;
 mod spanset;

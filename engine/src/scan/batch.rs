@@ -19,6 +19,8 @@ use crate::block::schema::COLUMN_NAMES;
 pub struct SpanBatch {
     batch: RecordBatch,
     traces: Vec<Range<usize>>,
+    /// Built by [`SpanBatch::rows_only`]: no trace structure.
+    rows_only: bool,
     resources: OnceCell<Vec<Vec<KeyValue>>>,
     scopes: OnceCell<Vec<InstrumentationScope>>,
 }
@@ -36,9 +38,29 @@ impl SpanBatch {
         Ok(SpanBatch {
             batch,
             traces,
+            rows_only: false,
             resources: OnceCell::new(),
             scopes: OnceCell::new(),
         })
+    }
+
+    /// Wraps rows that need not hold whole traces nor the `trace_id` column (a prefilter's
+    /// batch): span-level values only; whatever needs the trace structure is an error.
+    pub fn rows_only(batch: RecordBatch) -> SpanBatch {
+        SpanBatch {
+            batch,
+            traces: Vec::new(),
+            rows_only: true,
+            resources: OnceCell::new(),
+            scopes: OnceCell::new(),
+        }
+    }
+
+    fn require_traces(&self) -> Result<(), ScanError> {
+        if self.rows_only {
+            return Err(ScanError::MissingColumn("trace_id"));
+        }
+        Ok(())
     }
 
     pub fn rows(&self) -> usize {
@@ -128,6 +150,7 @@ impl SpanBatch {
     /// Per row: whether its trace's root span (no parent ID) is in this batch. The block's
     /// root columns fall back to the earliest span otherwise, which TraceQL must not see.
     pub fn root_known(&self) -> Result<arrow::array::BooleanArray, ScanError> {
+        self.require_traces()?;
         let parent_index = self.i32_column(crate::block::schema::col::PARENT_INDEX)?;
         let parent_span_id = self.fixed_binary_column(crate::block::schema::col::PARENT_SPAN_ID)?;
         let mut out = arrow::array::BooleanBufferBuilder::new(self.rows());
@@ -142,6 +165,7 @@ impl SpanBatch {
 
     /// The absolute row of each row's parent in this batch (`None` when it has none here).
     pub fn parent_rows(&self) -> Result<Vec<Option<u32>>, ScanError> {
+        self.require_traces()?;
         let parent_index = self.i32_column(crate::block::schema::col::PARENT_INDEX)?;
         let mut out = vec![None; self.rows()];
         for range in &self.traces {

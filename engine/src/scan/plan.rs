@@ -9,6 +9,7 @@ use tracecore_traceql::{
 
 use super::error::ScanError;
 use super::eval::Regexes;
+use super::prefilter::Prefilter;
 use crate::block::dedicated::{self, SlotMask};
 use crate::block::schema::{col, dedicated_column};
 
@@ -76,6 +77,7 @@ pub struct SearchPlan {
     /// dedicated one: then blocks whose list holds none of `dedicated_keys` skip the list.
     columns_without_list: Option<Vec<usize>>,
     dedicated_keys: SlotMask,
+    pub(crate) prefilter: Option<Prefilter>,
     /// `with(most_recent=true)`.
     pub most_recent: bool,
 }
@@ -115,6 +117,7 @@ impl SearchPlan {
             columns: BASE_COLUMNS.to_vec(),
             columns_without_list: None,
             dedicated_keys: 0,
+            prefilter: None,
             most_recent: query.hints.get_bool("most_recent", false).unwrap_or(false),
         };
         plan.pipeline = plan.pipeline(pipeline)?;
@@ -126,6 +129,7 @@ impl SearchPlan {
         plan.columns.sort_unstable();
         plan.columns.dedup();
         plan.plan_list_skipping();
+        plan.prefilter = Prefilter::new(&plan);
         Ok(plan)
     }
 
@@ -137,10 +141,21 @@ impl SearchPlan {
     /// The columns to read from a block whose generic attribute list holds the dedicated
     /// keys `spilled` (`None`: a `tc1` block, every attribute in the list).
     pub fn block_columns(&self, spilled: Option<SlotMask>) -> &[usize] {
-        match (&self.columns_without_list, spilled) {
-            (Some(columns), Some(spilled)) if spilled & self.dedicated_keys == 0 => columns,
+        match &self.columns_without_list {
+            Some(columns) if self.skips_list(spilled) => columns,
             _ => &self.columns,
         }
+    }
+
+    /// Every span attribute the query reads is a dedicated one.
+    pub(crate) fn lists_only_dedicated(&self) -> bool {
+        self.columns_without_list.is_some()
+    }
+
+    /// A block whose list holds the dedicated keys `spilled` can be read without the list.
+    pub(crate) fn skips_list(&self, spilled: Option<SlotMask>) -> bool {
+        self.columns_without_list.is_some()
+            && spilled.is_some_and(|spilled| spilled & self.dedicated_keys == 0)
     }
 
     fn plan_list_skipping(&mut self) {
@@ -313,7 +328,7 @@ pub(crate) fn columns_for(expr: &FieldExpr, columns: &mut Vec<usize>) {
 }
 
 /// Every intrinsic and attribute `expr` references.
-fn field_refs(expr: &FieldExpr, out: &mut Vec<FieldRef>) {
+pub(crate) fn field_refs(expr: &FieldExpr, out: &mut Vec<FieldRef>) {
     match expr {
         FieldExpr::Static(_) => {}
         FieldExpr::Intrinsic(i) => out.push(FieldRef::Intrinsic(*i)),

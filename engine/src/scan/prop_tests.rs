@@ -162,6 +162,7 @@ fn vectorized_scan_matches_row_at_a_time_reference() {
     let mut pruned = 0usize;
     // Queries whose block read left the attribute list out (dedicated keys only, no spill).
     let mut list_skipped = 0usize;
+    let mut prefiltered = 0usize;
     let mut invalid_examples = Vec::new();
     for seed in 0..datasets {
         let mut rng = StdRng::seed_from_u64(0x5ca1_ab1e ^ seed);
@@ -191,6 +192,17 @@ fn vectorized_scan_matches_row_at_a_time_reference() {
                 crate::block::dedicated::spilled(reader.metadata())
             };
             list_skipped += usize::from(plan.block_columns(spilled).len() < plan.columns().len());
+            // The prefilter (filter conditions on their own columns) never rules out a block
+            // that has a match.
+            let prefilter_says_no = plan.prefilter_columns(spilled).is_some_and(|columns| {
+                let builder =
+                    ParquetRecordBatchReaderBuilder::try_new(block.clone()).expect("reader");
+                let mask = ProjectionMask::roots(builder.parquet_schema(), columns.iter().copied());
+                let reader = builder.with_projection(mask).build().expect("build");
+                !reader
+                    .map(|b| b.expect("batch"))
+                    .any(|b| plan.prefilter_matches(b))
+            });
             let from_head = run(&head, &plan);
             let from_block = run(&block_batches(&block, &plan), &plan);
             let (from_head, from_block) = match (from_head, from_block) {
@@ -210,6 +222,14 @@ fn vectorized_scan_matches_row_at_a_time_reference() {
                 from_head, from_block,
                 "seed {seed}: head and block disagree for {text}"
             );
+            if prefilter_says_no {
+                assert!(
+                    from_head.is_empty(),
+                    "seed {seed}: the prefilter ruled out a block that matches {text}\ndata:\n{}",
+                    dump(&traces)
+                );
+                prefiltered += 1;
+            }
             // Block pruning is sound: a block the tag index rules out has no match.
             if !plan.may_match(&index) {
                 assert!(
@@ -242,7 +262,8 @@ fn vectorized_scan_matches_row_at_a_time_reference() {
     }
     eprintln!(
         "checked {checked} queries ({hits} with hits, {pruned} pruned by the tag index, \
-         {list_skipped} without the attribute list), {invalid} invalid, {refused} refused; \
+         {list_skipped} without the attribute list, {prefiltered} ruled out by the prefilter), \
+         {invalid} invalid, {refused} refused; \
          invalid e.g. {invalid_examples:#?}"
     );
     assert!(
