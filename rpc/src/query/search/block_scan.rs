@@ -42,7 +42,7 @@ pub async fn scan_block(
     let prefilter = plan
         .prefilter_columns(spilled)
         .map(|columns| Prefilter { columns, plan });
-    out.inspected_bytes = for_each_batch_where(
+    let read = for_each_batch_where(
         catalog,
         block,
         plan.block_columns(spilled),
@@ -55,6 +55,8 @@ pub async fn scan_block(
         },
     )
     .await?;
+    out.inspected_bytes = read.bytes;
+    out.result.inspected_spans += read.prefiltered_spans;
     Ok(out)
 }
 
@@ -67,7 +69,19 @@ pub async fn for_each_batch(
     range: Option<(u64, u64)>,
     visit: impl FnMut(RecordBatch) -> Result<bool, SearchError>,
 ) -> Result<u64, SearchError> {
-    for_each_batch_where(catalog, block, columns, range, |_| true, None, visit).await
+    Ok(
+        for_each_batch_where(catalog, block, columns, range, |_| true, None, visit)
+            .await?
+            .bytes,
+    )
+}
+
+/// What reading a block cost.
+pub struct ReadStats {
+    /// Bytes fetched.
+    pub bytes: u64,
+    /// Spans the prefilter examined in row groups it then ruled out (never handed to `visit`).
+    pub prefiltered_spans: u64,
 }
 
 /// Filter conditions evaluated on their own columns before a row group is read in full.
@@ -87,7 +101,7 @@ pub async fn for_each_batch_where(
     keep: impl Fn(&IntrinsicRanges) -> bool,
     prefilter: Option<Prefilter<'_>>,
     mut visit: impl FnMut(RecordBatch) -> Result<bool, SearchError>,
-) -> Result<u64, SearchError> {
+) -> Result<ReadStats, SearchError> {
     let (metadata, reader) = catalog.open(block).await?;
     let counter = reader.bytes_read();
     let mut row_groups: Vec<usize> = row_groups_in_range(metadata.metadata(), range)
@@ -99,7 +113,7 @@ pub async fn for_each_batch_where(
         message: e.to_string(),
     };
     let schema = metadata.metadata().file_metadata().schema_descr_ptr();
-    let mut prefiltered_bytes = 0;
+    let (mut prefiltered_bytes, mut prefiltered_spans) = (0, 0);
     if let Some(prefilter) = prefilter
         && !row_groups.is_empty()
     {
@@ -122,10 +136,20 @@ pub async fn for_each_batch_where(
             }
             prefiltered_bytes += bytes.load(Ordering::Relaxed);
         }
-        row_groups = with_straddling(metadata.metadata(), matched);
+        let kept = with_straddling(metadata.metadata(), matched);
+        prefiltered_spans = row_groups
+            .iter()
+            .filter(|rg| !kept.contains(rg))
+            .map(|&rg| metadata.metadata().row_group(rg).num_rows() as u64)
+            .sum();
+        row_groups = kept;
     }
+    let stats = |bytes: u64| ReadStats {
+        bytes: prefiltered_bytes + bytes,
+        prefiltered_spans,
+    };
     if row_groups.is_empty() {
-        return Ok(prefiltered_bytes);
+        return Ok(stats(0));
     }
     let mut stream = ParquetRecordBatchStreamBuilder::new_with_metadata(reader, metadata.clone())
         .with_projection(project(&schema, columns.iter().copied()))
@@ -141,14 +165,14 @@ pub async fn for_each_batch_where(
         };
         let cut = last_trace_start(&batch)?;
         if cut > 0 && !visit(batch.slice(0, cut))? {
-            return Ok(prefiltered_bytes + counter.load(Ordering::Relaxed));
+            return Ok(stats(counter.load(Ordering::Relaxed)));
         }
         pending = Some(batch.slice(cut, batch.num_rows() - cut));
     }
     if let Some(rest) = pending.filter(|b| b.num_rows() > 0) {
         visit(rest)?;
     }
-    Ok(prefiltered_bytes + counter.load(Ordering::Relaxed))
+    Ok(stats(counter.load(Ordering::Relaxed)))
 }
 
 /// The `selected` row groups and, transitively, their neighbours that share a trace with
