@@ -350,3 +350,48 @@ pub fn key_value_list_len(values: &[tracecore_proto::otlp::KeyValue]) -> usize {
         })
         .sum()
 }
+
+/// What the `service.name` attribute of an encoded `resource` column value is, without
+/// decoding the resource: `None` when absent, `Some(true)` for a string value, `Some(false)`
+/// for any other (or no) value. The first attribute with the key counts, as in TraceQL.
+// PERFORMANCE-CRITICAL: once per distinct resource of every searched batch; no allocation.
+pub fn resource_service_name(encoded: &[u8]) -> Result<Option<bool>, super::error::BlockError> {
+    use super::wire::{Reader, Value};
+    let len = |v: &Value| match v {
+        Value::Len(r) => Some(r.clone()),
+        _ => None,
+    };
+    let mut spans = Reader::new(encoded, 0..encoded.len());
+    while let Some((field, value)) = spans.next_field()? {
+        let Some(resource) = len(&value).filter(|_| field == 1) else {
+            continue;
+        };
+        let mut attrs = Reader::new(encoded, resource);
+        while let Some((field, value)) = attrs.next_field()? {
+            let Some(kv) = len(&value).filter(|_| field == 1) else {
+                continue;
+            };
+            let (mut key, mut value_kind) = (None, None);
+            let mut fields = Reader::new(encoded, kv);
+            while let Some((field, value)) = fields.next_field()? {
+                match (field, len(&value)) {
+                    (1, Some(k)) => key = Some(k),
+                    (2, Some(any)) => {
+                        // The oneof's last field wins, as when prost decodes it.
+                        let mut any = Reader::new(encoded, any);
+                        let mut last = value_kind.unwrap_or(0);
+                        while let Some((f, _)) = any.next_field()? {
+                            last = f;
+                        }
+                        value_kind = Some(last);
+                    }
+                    _ => {}
+                }
+            }
+            if key.is_some_and(|k| &encoded[k] == b"service.name") {
+                return Ok(Some(value_kind == Some(1)));
+            }
+        }
+    }
+    Ok(None)
+}

@@ -633,3 +633,57 @@ fn schema_leaves_match_column_constants() {
         schema::col::START_OFFSET_NANO
     );
 }
+
+#[test]
+fn service_name_kind_is_read_from_resource_bytes() {
+    let cases: Vec<(Vec<KeyValue>, Option<bool>)> = vec![
+        (vec![], None),
+        (vec![kv("host", Some(Value::StringValue("a".into())))], None),
+        (
+            vec![kv("service.name", Some(Value::StringValue("cart".into())))],
+            Some(true),
+        ),
+        (
+            vec![kv("service.name", Some(Value::IntValue(7)))],
+            Some(false),
+        ),
+        (vec![kv("service.name", None)], Some(false)),
+        (
+            vec![KeyValue {
+                key: "service.name".into(),
+                value: Some(AnyValue { value: None }),
+            }],
+            Some(false),
+        ),
+        // The first attribute with the key counts.
+        (
+            vec![
+                kv("service.name", Some(Value::BoolValue(true))),
+                kv("service.name", Some(Value::StringValue("x".into()))),
+            ],
+            Some(false),
+        ),
+        (
+            vec![
+                kv("a", Some(Value::IntValue(1))),
+                kv("service.name", Some(Value::StringValue(String::new()))),
+            ],
+            Some(true),
+        ),
+    ];
+    for (attributes, want) in cases {
+        let mut encoded = Vec::new();
+        let resource = Resource {
+            attributes: attributes.clone(),
+            ..Resource::default()
+        };
+        encode_resource(Some(&resource), "https://schema", &mut encoded);
+        assert_eq!(
+            schema::resource_service_name(&encoded).expect("walk"),
+            want,
+            "{attributes:?}"
+        );
+    }
+    assert_eq!(schema::resource_service_name(&[]).expect("empty"), None);
+    assert!(schema::resource_service_name(&[0x0a, 0x05, 0x0a]).is_err());
+}

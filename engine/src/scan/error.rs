@@ -18,6 +18,9 @@ pub enum ScanError {
     Arrow(#[from] arrow::error::ArrowError),
     #[error("stored protobuf does not decode: {0}")]
     Decode(prost::DecodeError),
+    /// A stored value is malformed.
+    #[error("block: {0}")]
+    Block(crate::block::BlockError),
     #[error("scan invariant violated: {0}")]
     Internal(&'static str),
 }

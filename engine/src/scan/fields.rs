@@ -22,7 +22,7 @@ use super::batch::SpanBatch;
 use super::error::ScanError;
 use super::values::{Lane, Values};
 use crate::block::dedicated::{self, DEDICATED, DedicatedKind};
-use crate::block::schema::{attr, col, dedicated_column, event, link};
+use crate::block::schema::{attr, col, dedicated_column, event, link, resource_service_name};
 
 /// Loads one intrinsic for every span row of `batch`.
 pub(crate) fn intrinsic(batch: &SpanBatch, which: Intrinsic) -> Result<Values, ScanError> {
@@ -338,17 +338,36 @@ fn dictionary_values(
 
 fn resource_attribute(batch: &SpanBatch, name: &str) -> Result<Values, ScanError> {
     if name == "service.name" && batch.column(col::SERVICE_NAME).is_ok() {
-        let resources = batch.resource_attributes()?;
-        // The dedicated column holds string service names; other types live in the resource.
-        if resources.iter().all(|attrs| match find_value(attrs, name) {
-            None => true,
-            Some(v) => matches!(v.value, Some(any_value::Value::StringValue(_))),
-        }) {
+        // The `service_name` column holds string service names; other types live only in the
+        // resource. Each distinct resource is checked on its bytes, not decoded.
+        let encoded = batch
+            .column(col::RESOURCE)?
+            .as_dictionary_opt::<Int32Type>()
+            .ok_or(ScanError::Internal("resource is not a dictionary"))?
+            .values()
+            .as_binary_opt::<i32>()
+            .ok_or(ScanError::Internal("resource values are not binary"))?;
+        let mut exists = Vec::with_capacity(encoded.len());
+        let mut all_strings = true;
+        for i in 0..encoded.len() {
+            match resource_service_name(encoded.value(i)).map_err(ScanError::Block)? {
+                None => exists.push(false),
+                Some(true) => exists.push(true),
+                Some(false) => {
+                    all_strings = false;
+                    break;
+                }
+            }
+        }
+        if all_strings {
             let service = batch.column(col::SERVICE_NAME)?;
-            let exists = resources
-                .iter()
-                .map(|attrs| Some(find_value(attrs, name).is_some()))
-                .collect::<BooleanArray>();
+            if exists.iter().all(|&e| e) {
+                return Ok(Values {
+                    str: Some(Lane::rows(service.clone())),
+                    ..Values::default()
+                });
+            }
+            let exists = BooleanArray::from(exists);
             let keys = batch.dictionary_keys(col::RESOURCE)?;
             let indices: UInt32Array = keys.iter().map(|k| k.map(|k| k as u32)).collect();
             let present = take(&exists, &indices, None)?.as_boolean().clone();
