@@ -77,28 +77,28 @@ impl Interner {
         )
     }
 
+    /// A Dictionary(Int32, Binary) column of `keys` over the interned values.
     pub(crate) fn finish_binary(
         &mut self,
         keys: &mut Int32Builder,
     ) -> Result<ArrayRef, BlockError> {
         let (offsets, values) = self.take();
-        let values = BinaryArray::try_new(offsets, values, None)?;
-        Ok(Arc::new(DictionaryArray::<Int32Type>::try_new(
-            keys.finish(),
-            Arc::new(values),
-        )?))
+        dictionary(keys, Arc::new(BinaryArray::try_new(offsets, values, None)?))
     }
 
     /// A Dictionary(Int32, Utf8) column of `keys` over the interned values (validated once
     /// per distinct value).
     pub(crate) fn finish_utf8(&mut self, keys: &mut Int32Builder) -> Result<ArrayRef, BlockError> {
         let (offsets, values) = self.take();
-        let values = StringArray::try_new(offsets, values, None)?;
-        Ok(Arc::new(DictionaryArray::<Int32Type>::try_new(
-            keys.finish(),
-            Arc::new(values),
-        )?))
+        dictionary(keys, Arc::new(StringArray::try_new(offsets, values, None)?))
     }
+}
+
+fn dictionary(keys: &mut Int32Builder, values: ArrayRef) -> Result<ArrayRef, BlockError> {
+    Ok(Arc::new(DictionaryArray::<Int32Type>::try_new(
+        keys.finish(),
+        values,
+    )?))
 }
 
 /// A FixedSizeBinary column builder that cannot fail on append (the width is in the type).

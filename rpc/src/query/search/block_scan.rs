@@ -137,9 +137,13 @@ pub async fn for_each_batch_where(
             prefiltered_bytes += bytes.load(Ordering::Relaxed);
         }
         let kept = with_straddling(metadata.metadata(), matched);
+        let mut is_kept = vec![false; metadata.metadata().num_row_groups()];
+        for &rg in &kept {
+            is_kept[rg] = true;
+        }
         prefiltered_spans = row_groups
             .iter()
-            .filter(|rg| !kept.contains(rg))
+            .filter(|&&rg| !is_kept[rg])
             .map(|&rg| metadata.metadata().row_group(rg).num_rows() as u64)
             .sum();
         row_groups = kept;
