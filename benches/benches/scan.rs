@@ -76,8 +76,8 @@ fn last_trace_start(batch: &RecordBatch) -> usize {
 /// Decodes the plan's columns into batches of whole traces and hands each to `each`.
 fn decode(data: &Bytes, plan: &SearchPlan, mut each: impl FnMut(SpanBatch)) {
     let builder = ParquetRecordBatchReaderBuilder::try_new(data.clone()).expect("reader");
-    let spilled = tracecore_engine::block::dedicated::spilled(builder.metadata());
-    let columns = plan.block_columns(spilled);
+    let layout = tracecore_engine::block::layout::BlockLayout::of(builder.metadata());
+    let columns = plan.block_columns(&layout);
     let mask = ProjectionMask::roots(builder.parquet_schema(), columns.iter().copied());
     let reader = builder
         .with_projection(mask)
@@ -106,8 +106,8 @@ fn decode(data: &Bytes, plan: &SearchPlan, mut each: impl FnMut(SpanBatch)) {
 /// columns (what a row group costs when nothing in it matches). Returns the batches matching.
 fn prefilter(data: &Bytes, plan: &SearchPlan) -> Option<usize> {
     let builder = ParquetRecordBatchReaderBuilder::try_new(data.clone()).expect("reader");
-    let spilled = tracecore_engine::block::dedicated::spilled(builder.metadata());
-    let columns = plan.prefilter_columns(spilled)?;
+    let layout = tracecore_engine::block::layout::BlockLayout::of(builder.metadata());
+    let columns = plan.prefilter_columns(&layout)?;
     let mask = ProjectionMask::roots(builder.parquet_schema(), columns.iter().copied());
     let reader = builder
         .with_projection(mask)

@@ -28,6 +28,7 @@ pub mod encoder;
 pub mod error;
 mod hash;
 mod headers;
+pub mod layout;
 pub mod meta;
 mod nested;
 mod otlp;

@@ -19,6 +19,7 @@ use super::columns::{RowContext, SpanColumns};
 use super::dedicated::{DEDICATED, DedicatedKind, SPILLED_KEY, format_spilled};
 use super::error::BlockError;
 use super::headers::{Dictionaries, HeaderCache};
+use super::layout::{EXACT, SERVICE_NAMES_KEY};
 use super::meta::{BlockMeta, rfc3339_seconds_ceil, rfc3339_seconds_floor};
 use super::otlp::{SpanRec, TraceRecords};
 use super::schema::{FORMAT_KEY, FORMAT_VERSION, block_schema, col};
@@ -475,6 +476,12 @@ impl BlockEncoder {
             writer.append_key_value_metadata(KeyValue::new(
                 SPILLED_KEY.to_owned(),
                 format_spilled(spilled),
+            ));
+        }
+        if self.headers.service_names_exact() {
+            writer.append_key_value_metadata(KeyValue::new(
+                SERVICE_NAMES_KEY.to_owned(),
+                EXACT.to_owned(),
             ));
         }
         writer.flush().map_err(BlockError::Write)?;

@@ -28,13 +28,17 @@ struct Resolved {
     value: Box<[u8]>,
     /// `service.name` (resources only).
     service: Box<[u8]>,
+    /// The resource's first `service.name` is a non-empty string (so `service` is exactly
+    /// TraceQL's `resource.service.name`).
+    service_exact: bool,
     batch: u64,
     key: i32,
     service_key: i32,
 }
 
-/// The stored column value and (resources only) the `service.name` of a header.
-type Stored = (Box<[u8]>, Box<[u8]>);
+/// The stored column value and (resources only) the `service.name` of a header, and whether
+/// that name is exact (see `Resolved::service_exact`).
+type Stored = (Box<[u8]>, Box<[u8]>, bool);
 
 /// Interners the keys are taken from (the current batch's dictionaries).
 pub(crate) struct Dictionaries<'a> {
@@ -50,6 +54,8 @@ pub(crate) struct HeaderCache {
     resources: HashMap<Box<[u8]>, Resolved, SeededXxh3>,
     scopes: HashMap<Box<[u8]>, Resolved, SeededXxh3>,
     raw: Vec<u8>,
+    /// Some resolved resource had no exact `service.name`.
+    inexact_service: bool,
 }
 
 impl HeaderCache {
@@ -75,6 +81,7 @@ impl HeaderCache {
                 entry.service_key = dicts.names.intern(&entry.service);
                 entry.batch = dicts.batch;
             }
+            self.inexact_service |= !entry.service_exact;
             resource_keys.push((entry.key, entry.service_key));
         }
         for header in &trace.scopes {
@@ -90,6 +97,12 @@ impl HeaderCache {
         }
         Ok(())
     }
+
+    /// Every resource resolved so far has a non-empty string `service.name`: the
+    /// `service_name` column alone answers `resource.service.name`.
+    pub(crate) fn service_names_exact(&self) -> bool {
+        !self.inexact_service
+    }
 }
 
 /// The cache entry for `raw`, computed by `compute` on a miss.
@@ -101,7 +114,7 @@ fn lookup<'m>(
     compute: impl FnOnce() -> Result<Stored, BlockError>,
 ) -> Result<&'m mut Resolved, BlockError> {
     if !map.contains_key(raw) {
-        let (value, service) = compute()?;
+        let (value, service, service_exact) = compute()?;
         if map.len() >= MAX_CACHED {
             map.clear();
         }
@@ -110,6 +123,7 @@ fn lookup<'m>(
             Resolved {
                 value,
                 service,
+                service_exact,
                 batch: u64::MAX,
                 key: 0,
                 service_key: 0,
@@ -172,7 +186,7 @@ fn stored_resource(
             _ => None,
         })
         .unwrap_or_default();
-    Ok((value.into(), service.into()))
+    Ok((value.into(), service.into(), !service.is_empty()))
 }
 
 #[cold]
@@ -188,5 +202,5 @@ fn stored_scope(trace: &TraceRecords, input: &[u8], header: &Header) -> Result<S
         schema_url(trace, input, header)?,
         &mut value,
     );
-    Ok((value.into(), Box::default()))
+    Ok((value.into(), Box::default(), true))
 }

@@ -687,3 +687,60 @@ fn service_name_kind_is_read_from_resource_bytes() {
     assert_eq!(schema::resource_service_name(&[]).expect("empty"), None);
     assert!(schema::resource_service_name(&[0x0a, 0x05, 0x0a]).is_err());
 }
+
+#[test]
+fn service_names_are_exact_only_when_every_resource_names_its_service() {
+    let named = |name: &str| {
+        Some(Resource {
+            attributes: vec![kv("service.name", Some(Value::StringValue(name.into())))],
+            dropped_attributes_count: 0,
+        })
+    };
+    let cases: Vec<(Vec<Option<Resource>>, bool)> = vec![
+        (vec![named("cart"), named("frontend")], true),
+        (vec![named("cart"), named("")], false),
+        (vec![named("cart"), None], false),
+        (vec![named("cart"), Some(Resource::default())], false),
+        (
+            vec![
+                named("cart"),
+                Some(Resource {
+                    attributes: vec![
+                        kv("service.name", Some(Value::IntValue(7))),
+                        kv("service.name", Some(Value::StringValue("x".into()))),
+                    ],
+                    dropped_attributes_count: 0,
+                }),
+            ],
+            false,
+        ),
+    ];
+    for (resources, want) in cases {
+        let mut rng = StdRng::seed_from_u64(9);
+        let input: Vec<([u8; 16], Vec<ResourceSpans>)> = resources
+            .iter()
+            .enumerate()
+            .map(|(i, resource)| {
+                let id = [i as u8 + 1; 16];
+                let spans = vec![span(&mut rng, &id, &[])];
+                let rs = ResourceSpans {
+                    resource: resource.clone(),
+                    scope_spans: vec![ScopeSpans {
+                        spans,
+                        ..ScopeSpans::default()
+                    }],
+                    ..ResourceSpans::default()
+                };
+                (id, vec![rs])
+            })
+            .collect();
+        let block = encode(&input, BlockEncoderOptions::default());
+        let reader = parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder::try_new(
+            block.data.clone(),
+        )
+        .expect("reader");
+        let layout = super::layout::BlockLayout::of(reader.metadata());
+        assert_eq!(layout.exact_service_names, want, "{resources:?}");
+        assert_eq!(layout.spilled, Some(0));
+    }
+}

@@ -337,6 +337,17 @@ fn dictionary_values(
 }
 
 fn resource_attribute(batch: &SpanBatch, name: &str) -> Result<Values, ScanError> {
+    if name == "service.name"
+        && batch.column(col::RESOURCE).is_err()
+        && let Ok(service) = batch.column(col::SERVICE_NAME)
+    {
+        // Read without `resource` only from blocks whose service names are exact
+        // (`block::layout`).
+        return Ok(Values {
+            str: Some(Lane::rows(service.clone())),
+            ..Values::default()
+        });
+    }
     if name == "service.name" && batch.column(col::SERVICE_NAME).is_ok() {
         // The `service_name` column holds string service names; other types live only in the
         // resource. Each distinct resource is checked on its bytes, not decoded.

@@ -11,6 +11,7 @@ use super::error::ScanError;
 use super::eval::Regexes;
 use super::prefilter::Prefilter;
 use crate::block::dedicated::{self, SlotMask};
+use crate::block::layout::BlockLayout;
 use crate::block::schema::{col, dedicated_column};
 
 /// A spanset expression with its filter leaves replaced by indices into [`SearchPlan::exprs`].
@@ -138,11 +139,10 @@ impl SearchPlan {
         &self.columns
     }
 
-    /// The columns to read from a block whose generic attribute list holds the dedicated
-    /// keys `spilled` (`None`: a `tc1` block, every attribute in the list).
-    pub fn block_columns(&self, spilled: Option<SlotMask>) -> &[usize] {
+    /// The columns to read from a block of `layout`.
+    pub fn block_columns(&self, layout: &BlockLayout) -> &[usize] {
         match &self.columns_without_list {
-            Some(columns) if self.skips_list(spilled) => columns,
+            Some(columns) if self.skips_list(layout.spilled) => columns,
             _ => &self.columns,
         }
     }

@@ -13,17 +13,22 @@ use tracecore_traceql::{Attribute, AttributeScope, FieldExpr, FieldRef, Intrinsi
 use super::batch::SpanBatch;
 use super::eval;
 use super::plan::{PlanStage, SearchPlan, field_refs};
-use crate::block::dedicated::{self, SlotMask};
+use crate::block::dedicated;
+use crate::block::layout::BlockLayout;
 use crate::block::schema::{col, dedicated_column};
 
 /// The prefilter of a plan: the columns its filter leaves read.
 #[derive(Debug)]
 pub(crate) struct Prefilter {
-    /// With the generic attribute list.
+    /// Sorted, with the generic attribute list and the `resource` column where leaves read
+    /// them.
     columns: Vec<usize>,
-    /// Without it (blocks whose list holds none of the dedicated keys read), when the leaves
-    /// read only dedicated span attributes.
-    columns_without_list: Option<Vec<usize>>,
+    /// The leaves read only dedicated span attributes: blocks whose list holds none of them
+    /// are prefiltered without the list.
+    list_optional: bool,
+    /// The only resource attribute the leaves read is `service.name`: blocks whose
+    /// `service_name` column is exact are prefiltered without the `resource` column.
+    resource_optional: bool,
 }
 
 impl Prefilter {
@@ -33,11 +38,12 @@ impl Prefilter {
             return None;
         }
         let mut columns = Vec::new();
+        let mut resource_optional = true;
         let mut any_leaf = false;
         for (expr, &leaf) in plan.exprs.iter().zip(&plan.leaves) {
             if leaf {
                 any_leaf = true;
-                leaf_columns(expr, &mut columns);
+                leaf_columns(expr, &mut columns, &mut resource_optional);
             }
         }
         if !any_leaf {
@@ -45,35 +51,29 @@ impl Prefilter {
         }
         columns.sort_unstable();
         columns.dedup();
-        let columns_without_list = plan.lists_only_dedicated().then(|| {
-            columns
-                .iter()
-                .copied()
-                .filter(|&c| c != col::ATTRIBUTES)
-                .collect()
-        });
         Some(Prefilter {
             columns,
-            columns_without_list,
+            list_optional: plan.lists_only_dedicated(),
+            resource_optional,
         })
-    }
-
-    fn columns(&self, skip_list: bool) -> &[usize] {
-        match (&self.columns_without_list, skip_list) {
-            (Some(c), true) => c,
-            _ => &self.columns,
-        }
     }
 }
 
 impl SearchPlan {
-    /// The columns to evaluate the query's filter conditions alone in a block whose list
-    /// holds the dedicated keys `spilled` (`None`: `tc1`); `None` when there is no such
-    /// prefilter or it would read as much as the scan itself.
-    pub fn prefilter_columns(&self, spilled: Option<SlotMask>) -> Option<&[usize]> {
+    /// The columns to evaluate the query's filter conditions alone in a block of `layout`;
+    /// `None` when there is no such prefilter or it would read as much as the scan itself.
+    pub fn prefilter_columns(&self, layout: &BlockLayout) -> Option<Vec<usize>> {
         let prefilter = self.prefilter.as_ref()?;
-        let columns = prefilter.columns(self.skips_list(spilled));
-        (columns.len() < self.block_columns(spilled).len()).then_some(columns)
+        let skip_list = prefilter.list_optional && self.skips_list(layout.spilled);
+        let skip_resource = prefilter.resource_optional && layout.exact_service_names;
+        let columns: Vec<usize> = prefilter
+            .columns
+            .iter()
+            .copied()
+            .filter(|&c| !(skip_list && c == col::ATTRIBUTES))
+            .filter(|&c| !(skip_resource && c == col::RESOURCE))
+            .collect();
+        (columns.len() < self.block_columns(layout).len()).then_some(columns)
     }
 
     /// Whether some filter condition holds for some span of `batch`, a batch read with
@@ -99,7 +99,9 @@ impl SearchPlan {
 
 /// Appends every top-level column a filter leaf reads (nothing implied, unlike the scan's
 /// base columns).
-fn leaf_columns(expr: &FieldExpr, columns: &mut Vec<usize>) {
+/// Clears `resource_optional` when a leaf reads a resource attribute other than
+/// `service.name`.
+fn leaf_columns(expr: &FieldExpr, columns: &mut Vec<usize>, resource_optional: &mut bool) {
     // Intrinsics that need the trace structure (trace ranges, parent rows).
     const TREE: [usize; 3] = [col::TRACE_ID, col::PARENT_INDEX, col::PARENT_SPAN_ID];
     let mut refs = Vec::new();
@@ -140,7 +142,16 @@ fn leaf_columns(expr: &FieldExpr, columns: &mut Vec<usize>) {
                     columns.push(col::SCOPE);
                 }
             },
-            FieldRef::Attribute(Attribute { scope, name, .. }) => {
+            FieldRef::Attribute(Attribute {
+                scope,
+                name,
+                parent,
+            }) => {
+                if matches!(scope, AttributeScope::Resource | AttributeScope::Unscoped)
+                    && (name != "service.name" || parent)
+                {
+                    *resource_optional = false;
+                }
                 let span = |columns: &mut Vec<usize>| {
                     columns.push(col::ATTRIBUTES);
                     if let Some(s) = dedicated::slot(name.as_bytes()) {

@@ -18,6 +18,8 @@ use rand::SeedableRng;
 use rand::rngs::StdRng;
 
 use super::*;
+use crate::block::layout::BlockLayout;
+use crate::block::schema::col;
 use crate::block::{BlockEncoder, BlockEncoderOptions};
 use data::GenTrace;
 use reference::RefSet;
@@ -63,7 +65,7 @@ fn block_bytes(traces: &[GenTrace], seed: u64) -> (Bytes, crate::block::BlockTag
 /// Reads the block with the plan's projection into one batch (whole traces).
 fn block_batches(data: &Bytes, plan: &SearchPlan) -> Vec<SpanBatch> {
     let builder = ParquetRecordBatchReaderBuilder::try_new(data.clone()).expect("reader");
-    let columns = plan.block_columns(crate::block::dedicated::spilled(builder.metadata()));
+    let columns = plan.block_columns(&BlockLayout::of(builder.metadata()));
     let mask = ProjectionMask::roots(builder.parquet_schema(), columns.iter().copied());
     let reader = builder.with_projection(mask).build().expect("build");
     let batches: Vec<_> = reader.map(|b| b.expect("batch")).collect();
@@ -92,7 +94,7 @@ fn pruned_block_batches(data: &Bytes, plan: &SearchPlan) -> Vec<SpanBatch> {
     if keep.is_empty() {
         return Vec::new();
     }
-    let columns = plan.block_columns(crate::block::dedicated::spilled(builder.metadata()));
+    let columns = plan.block_columns(&BlockLayout::of(builder.metadata()));
     let mask = ProjectionMask::roots(builder.parquet_schema(), columns.iter().copied());
     let reader = builder
         .with_projection(mask)
@@ -163,12 +165,17 @@ fn vectorized_scan_matches_row_at_a_time_reference() {
     // Queries whose block read left the attribute list out (dedicated keys only, no spill).
     let mut list_skipped = 0usize;
     let mut prefiltered = 0usize;
+    // Prefilters that left `resource` out (exact service names).
+    let mut resource_skipped = 0usize;
     let mut invalid_examples = Vec::new();
     for seed in 0..datasets {
         let mut rng = StdRng::seed_from_u64(0x5ca1_ab1e ^ seed);
         let mut traces = data::random_traces(&mut rng, 1 + (seed % 6) as usize);
         if seed % 3 == 0 {
             data::type_dedicated_keys(&mut traces);
+        }
+        if seed % 4 == 1 {
+            data::name_every_service(&mut traces, &mut rng);
         }
         let head = head_batches(&traces);
         let (block, index) = block_bytes(&traces, seed);
@@ -186,15 +193,24 @@ fn vectorized_scan_matches_row_at_a_time_reference() {
                 }
             };
             let plan = SearchPlan::new(&parsed).unwrap_or_else(|e| panic!("plan {text}: {e}"));
-            let spilled = {
+            let layout = {
                 let reader =
                     ParquetRecordBatchReaderBuilder::try_new(block.clone()).expect("reader");
-                crate::block::dedicated::spilled(reader.metadata())
+                BlockLayout::of(reader.metadata())
             };
-            list_skipped += usize::from(plan.block_columns(spilled).len() < plan.columns().len());
+            list_skipped += usize::from(plan.block_columns(&layout).len() < plan.columns().len());
+            let inexact = BlockLayout {
+                exact_service_names: false,
+                ..layout
+            };
+            let reads_resource = |l: &BlockLayout| {
+                plan.prefilter_columns(l)
+                    .is_some_and(|c| c.contains(&col::RESOURCE))
+            };
+            resource_skipped += usize::from(reads_resource(&inexact) && !reads_resource(&layout));
             // The prefilter (filter conditions on their own columns) never rules out a block
             // that has a match.
-            let prefilter_says_no = plan.prefilter_columns(spilled).is_some_and(|columns| {
+            let prefilter_says_no = plan.prefilter_columns(&layout).is_some_and(|columns| {
                 let builder =
                     ParquetRecordBatchReaderBuilder::try_new(block.clone()).expect("reader");
                 let mask = ProjectionMask::roots(builder.parquet_schema(), columns.iter().copied());
@@ -262,13 +278,18 @@ fn vectorized_scan_matches_row_at_a_time_reference() {
     }
     eprintln!(
         "checked {checked} queries ({hits} with hits, {pruned} pruned by the tag index, \
-         {list_skipped} without the attribute list, {prefiltered} ruled out by the prefilter), \
+         {list_skipped} without the attribute list, {prefiltered} ruled out by the prefilter, \
+         {resource_skipped} prefiltered without resources), \
          {invalid} invalid, {refused} refused; \
          invalid e.g. {invalid_examples:#?}"
     );
     assert!(
         list_skipped > 20,
         "only {list_skipped} block reads skipped the list"
+    );
+    assert!(
+        resource_skipped > 20,
+        "only {resource_skipped} prefilters left the resource column out"
     );
     let total = datasets as usize * QUERIES_PER_DATASET;
     assert!(

@@ -195,6 +195,22 @@ pub(super) fn type_dedicated_keys(traces: &mut [GenTrace]) {
     }
 }
 
+/// Gives every resource a non-empty string `service.name` first, so the block's
+/// `service_name` column is exact (`block::layout`) and prefilters leave `resource` out.
+pub(super) fn name_every_service(traces: &mut [GenTrace], rng: &mut StdRng) {
+    let resources = traces
+        .iter_mut()
+        .flat_map(|t| &mut t.resource_spans)
+        .filter_map(|rs| rs.resource.as_mut());
+    for resource in resources {
+        resource.attributes.retain(|kv| kv.key != "service.name");
+        let name = Value::StringValue((*pick(rng, SERVICES)).into());
+        resource
+            .attributes
+            .insert(0, kv("service.name", Some(name)));
+    }
+}
+
 /// `count` traces sorted by ID (the encoder's order).
 pub(super) fn random_traces(rng: &mut StdRng, count: usize) -> Vec<GenTrace> {
     let mut traces: Vec<GenTrace> = (0..count).map(|t| random_trace(rng, t)).collect();

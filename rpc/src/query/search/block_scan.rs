@@ -9,7 +9,7 @@ use arrow::compute::concat_batches;
 use futures::TryStreamExt as _;
 use parquet::arrow::ParquetRecordBatchStreamBuilder;
 use parquet::file::metadata::ParquetMetaData;
-use tracecore_engine::block::dedicated;
+use tracecore_engine::block::layout::BlockLayout;
 use tracecore_engine::block::schema::{col, project};
 use tracecore_engine::scan::{
     BatchResult, IntrinsicRanges, ScanOptions, SearchPlan, SpanBatch, search_batch,
@@ -38,14 +38,15 @@ pub async fn scan_block(
 ) -> Result<BlockScan, SearchError> {
     let mut out = BlockScan::default();
     let (metadata, _) = catalog.open(block).await?;
-    let spilled = dedicated::spilled(metadata.metadata());
-    let prefilter = plan
-        .prefilter_columns(spilled)
+    let layout = BlockLayout::of(metadata.metadata());
+    let prefilter_columns = plan.prefilter_columns(&layout);
+    let prefilter = prefilter_columns
+        .as_deref()
         .map(|columns| Prefilter { columns, plan });
     let read = for_each_batch_where(
         catalog,
         block,
-        plan.block_columns(spilled),
+        plan.block_columns(&layout),
         options.range_unix_nano,
         |ranges| plan.may_match_ranges(ranges),
         prefilter,
