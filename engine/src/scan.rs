@@ -19,6 +19,7 @@ mod error;
 mod eval;
 mod fields;
 mod hits;
+mod matcher;
 mod plan;
 mod prefilter;
 mod prune;

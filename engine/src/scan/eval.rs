@@ -15,12 +15,13 @@ use tracecore_traceql::{BinaryOp, FieldExpr, LogicalOp, UnaryOp};
 use super::batch::SpanBatch;
 use super::error::ScanError;
 use super::fields;
+use super::matcher::Matcher;
 use super::row_value::RowValue;
 use super::values::{Lane, Values, null_to_false};
 
 /// Compiled regexes of a query, keyed by pattern (compiled once per query, fully anchored).
 #[derive(Debug, Default)]
-pub(crate) struct Regexes(HashMap<String, regex::Regex>);
+pub(crate) struct Regexes(HashMap<String, Matcher>);
 
 impl Regexes {
     /// Compiles every regex literal in `expr`.
@@ -31,12 +32,7 @@ impl Regexes {
                     && let FieldExpr::Static(tracecore_traceql::Static::String(p)) = rhs.as_ref()
                     && !self.0.contains_key(p)
                 {
-                    let anchored = format!("^(?s:{p})$");
-                    let re = regex::RegexBuilder::new(&anchored)
-                        .size_limit(1 << 20)
-                        .build()
-                        .map_err(|e| ScanError::InvalidRegex(e.to_string()))?;
-                    self.0.insert(p.clone(), re);
+                    self.0.insert(p.clone(), Matcher::new(p)?);
                 }
                 self.collect(lhs)?;
                 self.collect(rhs)
@@ -49,7 +45,7 @@ impl Regexes {
         }
     }
 
-    pub(crate) fn get(&self, expr: &FieldExpr) -> Option<&regex::Regex> {
+    pub(crate) fn get(&self, expr: &FieldExpr) -> Option<&Matcher> {
         match expr {
             FieldExpr::Static(tracecore_traceql::Static::String(p)) => self.0.get(p),
             _ => None,

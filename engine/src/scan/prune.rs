@@ -165,7 +165,7 @@ fn any_satisfies(
     v: &IndexedValues,
     op: BinaryOp,
     literal: &Static,
-    regex: Option<&regex::Regex>,
+    regex: Option<&super::matcher::Matcher>,
 ) -> bool {
     match (op, literal) {
         (BinaryOp::Regex | BinaryOp::NotRegex, Static::String(_)) => match regex {

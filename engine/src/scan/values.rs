@@ -24,6 +24,7 @@ use arrow::datatypes::{DataType, Int32Type};
 use tracecore_traceql::{BinaryOp, SpanKind, Static, Status};
 
 use super::error::ScanError;
+use super::matcher::Matcher;
 
 /// One typed lane of a [`Values`].
 #[derive(Clone, Debug)]
@@ -230,7 +231,7 @@ impl Values {
         op: BinaryOp,
         other: &Values,
         rows: usize,
-        regex: Option<&regex::Regex>,
+        regex: Option<&Matcher>,
     ) -> Result<BooleanArray, ScanError> {
         // Bring both sides to the same row space.
         let (lhs, rhs, owners) = match (&self.owners, &other.owners) {
@@ -336,13 +337,19 @@ fn compare_lanes(
     lhs: &Values,
     rhs: &Values,
     len: usize,
-    regex: Option<&regex::Regex>,
+    regex: Option<&Matcher>,
 ) -> Result<BooleanArray, ScanError> {
     if matches!(op, BinaryOp::Regex | BinaryOp::NotRegex) {
         let (Some(lane), Some(regex)) = (&lhs.str, regex) else {
             return Ok(BooleanArray::from(vec![false; len]));
         };
         let negate = op == BinaryOp::NotRegex;
+        if !lane.scalar
+            && let Some(strings) = lane.array.as_string_opt::<i32>()
+            && let Some(out) = regex.match_column(strings, negate)
+        {
+            return Ok(out);
+        }
         let out = string_predicate(lane, len, |s| regex.is_match(s) != negate)?;
         return Ok(out);
     }
