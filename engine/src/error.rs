@@ -58,6 +58,8 @@ pub enum EngineError {
     Block(#[from] crate::block::BlockError),
     #[error("block upload failed: {0}")]
     Upload(String),
+    #[error("query work on shard {shard} did not finish (it panicked or the shard stopped)")]
+    QueryPanicked { shard: usize },
 }
 
 impl EngineError {
@@ -74,7 +76,8 @@ impl EngineError {
             EngineError::WalReplay { .. }
             | EngineError::Startup(_)
             | EngineError::Block(_)
-            | EngineError::Upload(_) => ErrorKind::Internal,
+            | EngineError::Upload(_)
+            | EngineError::QueryPanicked { .. } => ErrorKind::Internal,
         }
     }
 }

@@ -36,6 +36,7 @@ pub struct EngineMetrics {
     pub failed_flushes: Counter,
     pub block_encode_seconds: Histogram,
     pub block_bytes_written: Counter,
+    pub query_jobs: Family<ShardLabel, Counter>,
 }
 
 impl EngineMetrics {
@@ -56,6 +57,7 @@ impl EngineMetrics {
             failed_flushes: Counter::default(),
             block_encode_seconds: Histogram::new(exponential_buckets(0.001, 2.0, 16)),
             block_bytes_written: Counter::default(),
+            query_jobs: Family::default(),
         };
         let m = metrics.clone();
         registry.register(
@@ -127,6 +129,11 @@ impl EngineMetrics {
             "tracecore_block_written_bytes",
             "Bytes of data.parquet written",
             m.block_bytes_written,
+        );
+        registry.register(
+            "tracecore_shard_query_jobs",
+            "Query jobs (search scans of a block or an in-memory chunk) run on the shard",
+            m.query_jobs,
         );
         metrics
     }

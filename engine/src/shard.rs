@@ -20,6 +20,8 @@ pub mod wal_writer;
 
 #[cfg(test)]
 mod budget_tests;
+#[cfg(test)]
+mod query_tests;
 
 pub use command::{BlockSink, ShardCommand};
 pub use handle::ShardHandle;

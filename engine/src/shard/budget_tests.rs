@@ -51,7 +51,7 @@ impl BlockSink for GatedSink {
 }
 
 /// One span of trace `[id; 16]`, padded so the fragment is about `pad` bytes larger.
-fn fragment(id: u8, pad: usize) -> TraceFragment {
+pub(super) fn fragment(id: u8, pad: usize) -> TraceFragment {
     let span = Span {
         trace_id: vec![id; 16],
         span_id: vec![id; 8],
@@ -85,7 +85,7 @@ fn fragment(id: u8, pad: usize) -> TraceFragment {
     }
 }
 
-struct TestShard {
+pub(super) struct TestShard {
     pool: ShardPool,
     permits: Arc<Semaphore>,
     committed: Arc<AtomicUsize>,
@@ -93,7 +93,7 @@ struct TestShard {
 }
 
 impl TestShard {
-    fn start(tune: impl FnOnce(&mut EngineConfig)) -> TestShard {
+    pub(super) fn start(tune: impl FnOnce(&mut EngineConfig)) -> TestShard {
         let wal = tempfile::tempdir().expect("tempdir");
         let mut config = EngineConfig {
             shards: 1,
@@ -118,11 +118,11 @@ impl TestShard {
         }
     }
 
-    fn handle(&self) -> &ShardHandle {
+    pub(super) fn handle(&self) -> &ShardHandle {
         &self.pool.handles()[0]
     }
 
-    fn push(&self, tenant: &str, fragment: TraceFragment) -> Result<(), EngineError> {
+    pub(super) fn push(&self, tenant: &str, fragment: TraceFragment) -> Result<(), EngineError> {
         let tenant = TenantId::parse(tenant).expect("valid tenant");
         let rx = self
             .handle()

@@ -46,6 +46,28 @@ pub enum ShardCommand {
     Tick,
     /// A cut's blocks were committed (or failed for good).
     CutCommitted { cut_seq: u64 },
+    /// CPU work of a query (block scans), run on the shard's query task queue.
+    Query(QueryJob),
+}
+
+/// CPU work a query hands to a shard, in slices: the shard calls [`QueryJob::step`] on its
+/// query task queue until it returns `false`, yielding to ingest between calls. A step should
+/// take well under a millisecond; the job delivers its result through a channel it owns.
+pub struct QueryJob {
+    step: Box<dyn FnMut() -> bool + Send>,
+}
+
+impl QueryJob {
+    pub fn new(step: impl FnMut() -> bool + Send + 'static) -> QueryJob {
+        QueryJob {
+            step: Box::new(step),
+        }
+    }
+
+    /// Does one slice of the work; `false` once finished.
+    pub fn step(&mut self) -> bool {
+        (self.step)()
+    }
 }
 
 /// Where finished blocks go. Implemented by `rpc` on its object-store io runtime; the returned

@@ -5,7 +5,7 @@ use std::sync::Arc;
 use bytes::Bytes;
 use tokio::sync::{mpsc, oneshot};
 
-use super::command::ShardCommand;
+use super::command::{QueryJob, ShardCommand};
 use super::memory::MemoryGate;
 use crate::error::EngineError;
 use crate::fragment::TraceFragment;
@@ -114,6 +114,30 @@ impl ShardHandle {
         let (reply, rx) = oneshot::channel();
         self.send(ShardCommand::Flush { reply }).await?;
         rx.await.map_err(|_| self.stopped())?
+    }
+
+    /// Runs CPU work of a query on the shard's query task queue: `step` is called until it
+    /// returns `Some(result)`, and the shard yields to ingest between calls, so each call
+    /// should take well under a millisecond.
+    pub async fn run_query<T, F>(&self, mut step: F) -> Result<T, EngineError>
+    where
+        F: FnMut() -> Option<T> + Send + 'static,
+        T: Send + 'static,
+    {
+        let (reply, rx) = oneshot::channel();
+        let mut reply = Some(reply);
+        let job = QueryJob::new(move || match step() {
+            None => true,
+            Some(result) => {
+                if let Some(reply) = reply.take() {
+                    let _ = reply.send(result);
+                }
+                false
+            }
+        });
+        self.send(ShardCommand::Query(job)).await?;
+        rx.await
+            .map_err(|_| EngineError::QueryPanicked { shard: self.id })
     }
 
     async fn send(&self, command: ShardCommand) -> Result<(), EngineError> {

@@ -8,7 +8,7 @@ use std::time::Instant;
 use bytes::Bytes;
 use tokio::sync::mpsc;
 
-use super::command::{BlockSink, Reply, ShardCommand};
+use super::command::{BlockSink, QueryJob, Reply, ShardCommand};
 use super::cut::{CutContext, CutHead, encode_and_commit};
 use super::memory::{MemoryAdmission, MemoryGate};
 use super::runtime::ShardRuntime;
@@ -338,7 +338,27 @@ impl<R: ShardRuntime> Shard<R> {
                 self.refresh_gauges(now);
             }
             ShardCommand::CutCommitted { cut_seq } => self.on_cut_committed(cut_seq),
+            ShardCommand::Query(job) => self.start_query(job),
         }
+    }
+
+    /// Runs a query job to completion on the query task queue. A panicking step ends the
+    /// job (its result channel closes, which the caller reports) and never the shard.
+    fn start_query(&self, mut job: QueryJob) {
+        let (rt, shard) = (self.rt.clone(), self.id);
+        self.metrics.query_jobs.get_or_create(&self.label).inc();
+        self.rt.spawn_query(async move {
+            loop {
+                match std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| job.step())) {
+                    Ok(true) => rt.yield_if_needed().await,
+                    Ok(false) => break,
+                    Err(_) => {
+                        tracing::error!(shard, "query job panicked");
+                        break;
+                    }
+                }
+            }
+        });
     }
 
     fn find_trace(&self, tenant: &str, trace_id: &[u8; 16]) -> Vec<Bytes> {

@@ -33,6 +33,8 @@ pub trait ShardRuntime: Clone + 'static {
     fn spawn_background(&self, task: impl Future<Output = ()> + 'static);
     /// Runs `task` on the latency-sensitive queue, detached.
     fn spawn_foreground(&self, task: impl Future<Output = ()> + 'static);
+    /// Runs `task` on the query queue (search scans), detached.
+    fn spawn_query(&self, task: impl Future<Output = ()> + 'static);
     /// Runs CPU-bound `work` on a thread outside the executor and waits for its result.
     fn run_blocking<F, T>(&self, work: F) -> impl Future<Output = T>
     where
@@ -49,6 +51,7 @@ pub trait ShardRuntime: Clone + 'static {
 pub struct GlommioRuntime {
     background: TaskQueueHandle,
     foreground: TaskQueueHandle,
+    query: TaskQueueHandle,
 }
 
 impl GlommioRuntime {
@@ -64,9 +67,16 @@ impl GlommioRuntime {
             Latency::Matters(Duration::from_millis(1)),
             "ingest",
         );
+        // Scans take the core when ingest leaves it idle; under load ingest gets ~3/4 of it.
+        let query = glommio::executor().create_task_queue(
+            Shares::Static(300),
+            Latency::Matters(Duration::from_millis(20)),
+            "query",
+        );
         GlommioRuntime {
             background,
             foreground,
+            query,
         }
     }
 }
@@ -118,6 +128,10 @@ impl ShardRuntime for GlommioRuntime {
 
     fn spawn_foreground(&self, task: impl Future<Output = ()> + 'static) {
         spawn_into(task, self.foreground);
+    }
+
+    fn spawn_query(&self, task: impl Future<Output = ()> + 'static) {
+        spawn_into(task, self.query);
     }
 
     fn run_blocking<F, T>(&self, work: F) -> impl Future<Output = T>

@@ -24,8 +24,8 @@ use crate::storage::StorageError;
 use crate::storage::catalog::BlockCatalog;
 pub use combiner::Combiner;
 
-/// Blocks scanned concurrently, each on a blocking thread (results are still consumed newest
-/// first).
+/// Blocks scanned concurrently, each on a shard's query queue (results are still consumed
+/// newest first).
 pub const BLOCK_CONCURRENCY: usize = 2;
 
 /// A search to run.
@@ -119,6 +119,7 @@ pub async fn search(
     metrics.total_blocks = blocks.len() as u64;
     metrics.total_block_bytes = blocks.iter().map(|b| b.meta.size).sum();
     metrics.total_jobs = 1 + blocks.len() as u64;
+    let mut chunk_index = 0;
     for chunk in view.chunks {
         if combiner.is_full() {
             break;
@@ -128,18 +129,29 @@ pub async fn search(
         }
         let plan = request.plan.clone();
         let bytes = chunk.bytes;
-        let result = tokio::task::spawn_blocking(move || {
-            let mut out = BatchResult::default();
-            for batch in &chunk.batches {
-                let r = search_batch(&plan, &SpanBatch::new(batch.clone())?, &options)?;
+        let shard = pick_shard(shards, chunk_index)?;
+        chunk_index += 1;
+        // One batch per step on the shard's query queue.
+        let (mut next, mut out) = (0, BatchResult::default());
+        let result = shard
+            .run_query(move || {
+                let Some(batch) = chunk.batches.get(next) else {
+                    return Some(Ok(std::mem::take(&mut out)));
+                };
+                next += 1;
+                let r = match SpanBatch::new(batch.clone())
+                    .map_err(SearchError::from)
+                    .and_then(|b| Ok(search_batch(&plan, &b, &options)?))
+                {
+                    Ok(r) => r,
+                    Err(e) => return Some(Err(e)),
+                };
                 out.hits.extend(r.hits);
                 out.inspected_spans += r.inspected_spans;
                 out.inspected_traces += r.inspected_traces;
-            }
-            Ok::<_, SearchError>(out)
-        })
-        .await
-        .map_err(|e| SearchError::Task(e.to_string()))??;
+                None
+            })
+            .await??;
         metrics.inspected_bytes += bytes;
         metrics.inspected_spans += result.inspected_spans;
         metrics.inspected_traces += result.inspected_traces;
@@ -159,7 +171,8 @@ pub async fn search(
     // which must see every trace in range).
     let enough = (!most_recent).then_some(request.limit);
     let mut scans = futures::stream::iter(blocks)
-        .map(|block| {
+        .enumerate()
+        .map(|(i, block)| {
             let plan = plan.clone();
             let catalog = catalog.clone();
             async move {
@@ -167,17 +180,9 @@ pub async fn search(
                 if block.tag_index.as_ref().is_some_and(|i| !plan.may_match(i)) {
                     return Ok(block_scan::BlockScan::default());
                 }
-                // Decoding a block is seconds of CPU for a full scan: it runs on a blocking
-                // thread, so the facade keeps serving ingest and the blocks in flight decode on
-                // separate cores.
-                let runtime = tokio::runtime::Handle::current();
-                tokio::task::spawn_blocking(move || {
-                    runtime.block_on(block_scan::scan_block(
-                        &catalog, &block, &plan, &options, enough,
-                    ))
-                })
-                .await
-                .map_err(|e| SearchError::Task(e.to_string()))?
+                // Blocks are spread over the shards, whose query queues decode them.
+                let shard = pick_shard(shards, i)?;
+                block_scan::scan_block(shard, &catalog, &block, &plan, &options, enough).await
             }
         })
         .buffered(BLOCK_CONCURRENCY);
@@ -208,6 +213,13 @@ pub async fn search(
         Some(block_hits) => newest(combiner, block_hits, request.limit),
     };
     Ok(SearchOutcome { traces, metrics })
+}
+
+/// The shard whose query queue runs the `i`-th piece of work.
+fn pick_shard(shards: &[ShardHandle], i: usize) -> Result<&ShardHandle, SearchError> {
+    shards
+        .get(i % shards.len().max(1))
+        .ok_or(SearchError::Internal("no shard to scan on"))
 }
 
 /// `most_recent`: every hit merged per trace, then the `limit` newest.

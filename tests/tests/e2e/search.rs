@@ -169,9 +169,27 @@ async fn limit_orders_newest_first_and_is_deterministic() {
         "{metrics}"
     );
 
-    // Everything, across head and block.
+    // Everything, across head and block: the scans ran as jobs on the shards' query queues,
+    // spread over both shards (blocks and in-memory chunks alternate).
+    let jobs = |server| async move {
+        let mut per_shard = Vec::new();
+        for shard in 0..2 {
+            let series = format!("tracecore_shard_query_jobs_total{{shard=\"{shard}\"}}");
+            per_shard.push(crate::limits_support::metric(server, &series).await);
+        }
+        per_shard
+    };
+    let before = jobs(&server).await;
     let all = search(&server, "{ }", 1000).await;
     assert_eq!(trace_ids(&all).len(), 120);
+    let after = jobs(&server).await;
+    let ran: f64 = after.iter().zip(&before).map(|(a, b)| a - b).sum();
+    let scanned = all["metrics"]["completedJobs"].as_u64().unwrap_or(0);
+    assert!(ran >= 2.0, "query jobs per shard {before:?} -> {after:?}");
+    assert!(
+        after.iter().all(|&n| n > 0.0),
+        "both shards scanned: {after:?} ({scanned} jobs completed)"
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -1,13 +1,21 @@
 //! Scans one committed block for a search: row groups pruned by the trace-start statistics
 //! of the time range, only the plan's columns fetched and decoded, batches re-cut on trace
 //! boundaries (a trace may straddle two batches or row groups) before evaluation.
+//!
+//! The facade fetches each row group's bytes (object store, io runtime); decoding and
+//! evaluation run as query jobs on a shard (`ShardHandle::run_query`), one batch per step,
+//! so scans share the cores with ingest on the shards' terms instead of competing with it
+//! from extra threads.
 
-use std::sync::atomic::Ordering;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
 
 use arrow::array::{Array, AsArray, RecordBatch};
 use arrow::compute::concat_batches;
 use futures::TryStreamExt as _;
 use parquet::arrow::ParquetRecordBatchStreamBuilder;
+use parquet::arrow::arrow_reader::{ArrowReaderMetadata, ParquetRecordBatchReader};
+use parquet::arrow::async_reader::ParquetRecordBatchStream;
 use parquet::file::metadata::ParquetMetaData;
 use tracecore_engine::block::layout::BlockLayout;
 use tracecore_engine::block::schema::{col, project};
@@ -15,8 +23,11 @@ use tracecore_engine::scan::{
     BatchResult, IntrinsicRanges, ScanOptions, SearchPlan, SpanBatch, search_batch,
 };
 
+use tracecore_engine::ShardHandle;
+
 use super::SearchError;
 use crate::storage::catalog::{BlockCatalog, CatalogBlock};
+use crate::storage::object_reader::ObjectReader;
 
 /// Rows decoded per Arrow batch.
 const BATCH_ROWS: usize = 16 * 1024;
@@ -28,37 +39,233 @@ pub struct BlockScan {
     pub inspected_bytes: u64,
 }
 
+/// Rows decoded per Arrow batch on a shard: one batch is one step of a query job, so it
+/// stays well under a millisecond of decoding.
+const SHARD_BATCH_ROWS: usize = 8 * 1024;
+
 /// Scans the block until it has found `enough` matching traces (all of them with `None`).
+/// The bytes are fetched here (io runtime); decoding and evaluation run on `shard`'s query
+/// task queue, one row group at a time, a batch per step.
 pub async fn scan_block(
+    shard: &ShardHandle,
     catalog: &BlockCatalog,
     block: &CatalogBlock,
-    plan: &SearchPlan,
+    plan: &Arc<SearchPlan>,
     options: &ScanOptions,
     enough: Option<usize>,
 ) -> Result<BlockScan, SearchError> {
-    let mut out = BlockScan::default();
     let (metadata, _) = catalog.open(block).await?;
     let layout = BlockLayout::of(metadata.metadata());
-    let prefilter_columns = plan.prefilter_columns(&layout);
-    let prefilter = prefilter_columns
-        .as_deref()
-        .map(|columns| Prefilter { columns, plan });
-    let read = for_each_batch_where(
+    let block_id = block.meta.block_id.to_string();
+    let mut row_groups: Vec<usize> =
+        row_groups_in_range(metadata.metadata(), options.range_unix_nano)
+            .into_iter()
+            .filter(|&rg| plan.may_match_ranges(&ranges_of(metadata.metadata().row_group(rg))))
+            .collect();
+    let mut out = BlockScan::default();
+    if let Some(columns) = plan.prefilter_columns(&layout)
+        && !row_groups.is_empty()
+    {
+        let (mut stream, bytes) =
+            row_group_stream(catalog, block, &metadata, &columns, row_groups.clone()).await?;
+        let mut matched = vec![false; metadata.metadata().num_row_groups()];
+        for &rg in &row_groups {
+            let Some(reader) = stream
+                .next_row_group()
+                .await
+                .map_err(block_error(&block_id))?
+            else {
+                return Err(SearchError::Internal("prefilter stream ended early"));
+            };
+            matched[rg] = prefilter_on_shard(shard, reader, plan.clone(), &block_id).await?;
+        }
+        out.inspected_bytes += bytes.load(Ordering::Relaxed);
+        let kept = with_straddling(metadata.metadata(), matched);
+        let mut is_kept = vec![false; metadata.metadata().num_row_groups()];
+        for &rg in &kept {
+            is_kept[rg] = true;
+        }
+        out.result.inspected_spans += row_groups
+            .iter()
+            .filter(|&&rg| !is_kept[rg])
+            .map(|&rg| metadata.metadata().row_group(rg).num_rows() as u64)
+            .sum::<u64>();
+        row_groups = kept;
+    }
+    if row_groups.is_empty() {
+        return Ok(out);
+    }
+    let count = row_groups.len();
+    let (mut stream, bytes) = row_group_stream(
         catalog,
         block,
+        &metadata,
         plan.block_columns(&layout),
-        options.range_unix_nano,
-        |ranges| plan.may_match_ranges(ranges),
-        prefilter,
-        |batch| {
-            evaluate(plan, batch, options, &mut out.result)?;
-            Ok(enough.is_none_or(|n| out.result.hits.len() < n))
-        },
+        row_groups,
     )
     .await?;
-    out.inspected_bytes = read.bytes;
-    out.result.inspected_spans += read.prefiltered_spans;
+    let mut eval = BlockEval {
+        plan: plan.clone(),
+        options: *options,
+        enough,
+        cut: TraceCut::default(),
+        result: std::mem::take(&mut out.result),
+    };
+    for i in 0..count {
+        let Some(reader) = stream
+            .next_row_group()
+            .await
+            .map_err(block_error(&block_id))?
+        else {
+            return Err(SearchError::Internal("block stream ended early"));
+        };
+        let (back, go_on) = eval_on_shard(shard, reader, eval, i + 1 == count, &block_id).await?;
+        eval = back;
+        if !go_on {
+            break;
+        }
+    }
+    out.result = eval.result;
+    out.inspected_bytes += bytes.load(Ordering::Relaxed);
     Ok(out)
+}
+
+/// A stream over `row_groups` of the block reading `columns`, with its fetched-bytes counter.
+async fn row_group_stream(
+    catalog: &BlockCatalog,
+    block: &CatalogBlock,
+    metadata: &ArrowReaderMetadata,
+    columns: &[usize],
+    row_groups: Vec<usize>,
+) -> Result<(ParquetRecordBatchStream<ObjectReader>, Arc<AtomicU64>), SearchError> {
+    let (_, reader) = catalog.open(block).await?;
+    let bytes = reader.bytes_read();
+    let schema = metadata.metadata().file_metadata().schema_descr_ptr();
+    let stream = ParquetRecordBatchStreamBuilder::new_with_metadata(reader, metadata.clone())
+        .with_projection(project(&schema, columns.iter().copied()))
+        .with_row_groups(row_groups)
+        .with_batch_size(SHARD_BATCH_ROWS)
+        .build()
+        .map_err(block_error(&block.meta.block_id.to_string()))?;
+    Ok((stream, bytes))
+}
+
+fn block_error(block: &str) -> impl Fn(parquet::errors::ParquetError) -> SearchError + use<> {
+    let block = block.to_owned();
+    move |e| SearchError::Block {
+        block: block.clone(),
+        message: e.to_string(),
+    }
+}
+
+/// Whether some filter condition of `plan` holds in the row group `reader` decodes (read
+/// with the prefilter's columns), decided on `shard`.
+async fn prefilter_on_shard(
+    shard: &ShardHandle,
+    mut reader: ParquetRecordBatchReader,
+    plan: Arc<SearchPlan>,
+    block: &str,
+) -> Result<bool, SearchError> {
+    let error = block_error(block);
+    shard
+        .run_query(move || match reader.next() {
+            Some(Ok(batch)) => plan.prefilter_matches(batch).then_some(Ok(true)),
+            Some(Err(e)) => Some(Err(error(e.into()))),
+            None => Some(Ok(false)),
+        })
+        .await?
+}
+
+/// Feeds the row group `reader` decodes to `eval` on `shard`; returns `eval` and whether the
+/// block scan goes on (`false` once it holds enough traces). The `last` row group also
+/// evaluates the trace left pending at its end.
+async fn eval_on_shard(
+    shard: &ShardHandle,
+    reader: ParquetRecordBatchReader,
+    eval: BlockEval,
+    last: bool,
+    block: &str,
+) -> Result<(BlockEval, bool), SearchError> {
+    let error = block_error(block);
+    let mut state = Some((reader, eval));
+    shard
+        .run_query(move || {
+            let Some((reader, eval)) = state.as_mut() else {
+                return Some(Err(SearchError::Internal(
+                    "row group job stepped after its end",
+                )));
+            };
+            let go_on = match reader.next() {
+                Some(Ok(batch)) => match eval.push(batch) {
+                    Ok(true) => return None,
+                    Ok(false) => false,
+                    Err(e) => return Some(Err(e)),
+                },
+                Some(Err(e)) => return Some(Err(error(e.into()))),
+                None => true,
+            };
+            let (_, mut eval) = state.take()?;
+            if go_on
+                && last
+                && let Err(e) = eval.finish()
+            {
+                return Some(Err(e));
+            }
+            Some(Ok((eval, go_on)))
+        })
+        .await?
+}
+
+/// Evaluation state of one block scan, carried from one row group's job to the next.
+struct BlockEval {
+    plan: Arc<SearchPlan>,
+    options: ScanOptions,
+    enough: Option<usize>,
+    cut: TraceCut,
+    result: BatchResult,
+}
+
+impl BlockEval {
+    /// Evaluates the whole traces `batch` completes; `false` once enough traces were found.
+    fn push(&mut self, batch: RecordBatch) -> Result<bool, SearchError> {
+        if let Some(whole) = self.cut.push(batch)? {
+            evaluate(&self.plan, whole, &self.options, &mut self.result)?;
+        }
+        Ok(self.enough.is_none_or(|n| self.result.hits.len() < n))
+    }
+
+    /// Evaluates the trace still pending after the block's last batch.
+    fn finish(&mut self) -> Result<(), SearchError> {
+        if let Some(rest) = self.cut.finish() {
+            evaluate(&self.plan, rest, &self.options, &mut self.result)?;
+        }
+        Ok(())
+    }
+}
+
+/// Re-cuts batches on trace boundaries: a trace's rows may continue in the next batch or
+/// row group.
+#[derive(Default)]
+struct TraceCut {
+    pending: Option<RecordBatch>,
+}
+
+impl TraceCut {
+    /// The traces `batch` completes (with the rows held back from earlier batches), if any.
+    fn push(&mut self, batch: RecordBatch) -> Result<Option<RecordBatch>, SearchError> {
+        let batch = match self.pending.take() {
+            Some(p) => concat_batches(&batch.schema(), [&p, &batch])?,
+            None => batch,
+        };
+        let cut = last_trace_start(&batch)?;
+        self.pending = Some(batch.slice(cut, batch.num_rows() - cut));
+        Ok((cut > 0).then(|| batch.slice(0, cut)))
+    }
+
+    /// The rows still held back.
+    fn finish(&mut self) -> Option<RecordBatch> {
+        self.pending.take().filter(|b| b.num_rows() > 0)
+    }
 }
 
 /// Reads `columns` of the block's row groups overlapping `range` and hands `visit` batches of
@@ -68,116 +275,34 @@ pub async fn for_each_batch(
     block: &CatalogBlock,
     columns: &[usize],
     range: Option<(u64, u64)>,
-    visit: impl FnMut(RecordBatch) -> Result<bool, SearchError>,
-) -> Result<u64, SearchError> {
-    Ok(
-        for_each_batch_where(catalog, block, columns, range, |_| true, None, visit)
-            .await?
-            .bytes,
-    )
-}
-
-/// What reading a block cost.
-pub struct ReadStats {
-    /// Bytes fetched.
-    pub bytes: u64,
-    /// Spans the prefilter examined in row groups it then ruled out (never handed to `visit`).
-    pub prefiltered_spans: u64,
-}
-
-/// Filter conditions evaluated on their own columns before a row group is read in full.
-pub struct Prefilter<'a> {
-    pub columns: &'a [usize],
-    pub plan: &'a SearchPlan,
-}
-
-/// [`for_each_batch`] over the row groups whose duration statistics `keep` accepts and, with
-/// a `prefilter`, in which some filter condition holds (plus the row groups sharing a trace
-/// with those, so traces stay whole).
-pub async fn for_each_batch_where(
-    catalog: &BlockCatalog,
-    block: &CatalogBlock,
-    columns: &[usize],
-    range: Option<(u64, u64)>,
-    keep: impl Fn(&IntrinsicRanges) -> bool,
-    prefilter: Option<Prefilter<'_>>,
     mut visit: impl FnMut(RecordBatch) -> Result<bool, SearchError>,
-) -> Result<ReadStats, SearchError> {
+) -> Result<u64, SearchError> {
     let (metadata, reader) = catalog.open(block).await?;
     let counter = reader.bytes_read();
-    let mut row_groups: Vec<usize> = row_groups_in_range(metadata.metadata(), range)
-        .into_iter()
-        .filter(|&rg| keep(&ranges_of(metadata.metadata().row_group(rg))))
-        .collect();
-    let block_error = |e: parquet::errors::ParquetError| SearchError::Block {
-        block: block.meta.block_id.to_string(),
-        message: e.to_string(),
-    };
-    let schema = metadata.metadata().file_metadata().schema_descr_ptr();
-    let (mut prefiltered_bytes, mut prefiltered_spans) = (0, 0);
-    if let Some(prefilter) = prefilter
-        && !row_groups.is_empty()
-    {
-        let mut matched = vec![false; metadata.metadata().num_row_groups()];
-        for &rg in &row_groups {
-            let (_, reader) = catalog.open(block).await?;
-            let bytes = reader.bytes_read();
-            let mut stream =
-                ParquetRecordBatchStreamBuilder::new_with_metadata(reader, metadata.clone())
-                    .with_projection(project(&schema, prefilter.columns.iter().copied()))
-                    .with_row_groups(vec![rg])
-                    .with_batch_size(BATCH_ROWS)
-                    .build()
-                    .map_err(block_error)?;
-            while let Some(batch) = stream.try_next().await.map_err(block_error)? {
-                if prefilter.plan.prefilter_matches(batch) {
-                    matched[rg] = true;
-                    break;
-                }
-            }
-            prefiltered_bytes += bytes.load(Ordering::Relaxed);
-        }
-        let kept = with_straddling(metadata.metadata(), matched);
-        let mut is_kept = vec![false; metadata.metadata().num_row_groups()];
-        for &rg in &kept {
-            is_kept[rg] = true;
-        }
-        prefiltered_spans = row_groups
-            .iter()
-            .filter(|&&rg| !is_kept[rg])
-            .map(|&rg| metadata.metadata().row_group(rg).num_rows() as u64)
-            .sum();
-        row_groups = kept;
-    }
-    let stats = |bytes: u64| ReadStats {
-        bytes: prefiltered_bytes + bytes,
-        prefiltered_spans,
-    };
+    let row_groups = row_groups_in_range(metadata.metadata(), range);
     if row_groups.is_empty() {
-        return Ok(stats(0));
+        return Ok(0);
     }
+    let schema = metadata.metadata().file_metadata().schema_descr_ptr();
     let mut stream = ParquetRecordBatchStreamBuilder::new_with_metadata(reader, metadata.clone())
         .with_projection(project(&schema, columns.iter().copied()))
         .with_row_groups(row_groups)
         .with_batch_size(BATCH_ROWS)
         .build()
-        .map_err(block_error)?;
-    let mut pending: Option<RecordBatch> = None;
-    while let Some(batch) = stream.try_next().await.map_err(block_error)? {
-        let batch = match pending.take() {
-            Some(p) => concat_batches(&batch.schema(), [&p, &batch])?,
-            None => batch,
-        };
-        let cut = last_trace_start(&batch)?;
-        if cut > 0 && !visit(batch.slice(0, cut))? {
-            return Ok(stats(counter.load(Ordering::Relaxed)));
+        .map_err(block_error(&block.meta.block_id.to_string()))?;
+    let mut cut = TraceCut::default();
+    let error = block_error(&block.meta.block_id.to_string());
+    while let Some(batch) = stream.try_next().await.map_err(&error)? {
+        if let Some(whole) = cut.push(batch)?
+            && !visit(whole)?
+        {
+            return Ok(counter.load(Ordering::Relaxed));
         }
-        pending = Some(batch.slice(cut, batch.num_rows() - cut));
     }
-    if let Some(rest) = pending.filter(|b| b.num_rows() > 0) {
+    if let Some(rest) = cut.finish() {
         visit(rest)?;
     }
-    Ok(stats(counter.load(Ordering::Relaxed)))
+    Ok(counter.load(Ordering::Relaxed))
 }
 
 /// The `selected` row groups and, transitively, their neighbours that share a trace with
