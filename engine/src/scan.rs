@@ -14,6 +14,7 @@
 //! (`BlockEncoder::in_memory`), so head and block answers agree by construction.
 //! No runtime here: the caller reads batches and calls [`search_batch`].
 
+mod arrays;
 mod batch;
 mod error;
 mod eval;

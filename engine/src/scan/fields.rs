@@ -18,6 +18,7 @@ use prost::Message as _;
 use tracecore_proto::otlp::{AnyValue, KeyValue, KeyValueList, any_value};
 use tracecore_traceql::{Attribute, AttributeScope, Intrinsic};
 
+use super::arrays::{self, ArrayElements, ElementsBuilder};
 use super::batch::SpanBatch;
 use super::error::ScanError;
 use super::values::{Lane, Values};
@@ -312,6 +313,25 @@ fn dictionary_values(
     keys: &Int32Array,
 ) -> Result<Values, ScanError> {
     let dict = values_from_any(&per_value);
+    let is_array = |v: &Option<AnyValue>| {
+        matches!(
+            v,
+            Some(AnyValue {
+                value: Some(any_value::Value::ArrayValue(_))
+            })
+        )
+    };
+    let elements = if per_value.iter().any(is_array) {
+        let mut elements = ElementsBuilder::new(keys.len());
+        for (row, key) in keys.iter().enumerate() {
+            if let Some(Some(value)) = key.and_then(|k| per_value.get(k as usize)) {
+                elements.push(row, value);
+            }
+        }
+        elements.finish()
+    } else {
+        None
+    };
     let indices: UInt32Array = keys.iter().map(|k| k.map(|k| k as u32)).collect();
     let mut out = Values::default();
     if let Some(lane) = &dict.str {
@@ -333,6 +353,7 @@ fn dictionary_values(
     if let Some(present) = &dict.present {
         out.present = Some(take(present, &indices, None)?.as_boolean().clone());
     }
+    out.elements = elements;
     Ok(out)
 }
 
@@ -458,8 +479,33 @@ fn list_attribute(batch: &SpanBatch, name: &str) -> Result<Values, ScanError> {
         float: Some(Lane::rows(gather(attr::DOUBLE)?)),
         boolean: Some(Lane::rows(gather(attr::BOOL)?)),
         present: Some(present),
+        elements: list_array_elements(items, &indices)?,
         ..Values::default()
     })
+}
+
+/// The elements of the array values among the entries `indices` picked (one per row): only
+/// entries with an `other` value are decoded.
+fn list_array_elements(
+    items: &arrow::array::StructArray,
+    indices: &UInt32Array,
+) -> Result<Option<Arc<ArrayElements>>, ScanError> {
+    let Some(other) = items.column(attr::OTHER).as_binary_opt::<i32>() else {
+        return Ok(None);
+    };
+    if other.null_count() == other.len() {
+        return Ok(None);
+    }
+    let mut elements = ElementsBuilder::new(indices.len());
+    for (row, entry) in indices.iter().enumerate() {
+        if let Some(e) = entry.map(|e| e as usize)
+            && other.is_valid(e)
+        {
+            let value = AnyValue::decode(other.value(e)).map_err(ScanError::Decode)?;
+            elements.push(row, &value);
+        }
+    }
+    Ok(elements.finish())
 }
 
 /// `first` where it exists, else `second` (unscoped attributes: span, then resource).
@@ -509,6 +555,11 @@ fn coalesce(rows: usize, first: Values, second: Values) -> Result<Values, ScanEr
         float: pick(&first.float, &second.float)?,
         boolean: pick(&first.boolean, &second.boolean)?,
         present,
+        elements: arrays::coalesce(
+            &use_first,
+            first.elements.as_ref(),
+            second.elements.as_ref(),
+        )?,
         ..Values::default()
     })
 }

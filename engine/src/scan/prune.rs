@@ -167,6 +167,10 @@ fn any_satisfies(
     literal: &Static,
     regex: Option<&super::matcher::Matcher>,
 ) -> bool {
+    // Values of other kinds include arrays, which compare element by element: not indexed.
+    if v.other {
+        return true;
+    }
     match (op, literal) {
         (BinaryOp::Regex | BinaryOp::NotRegex, Static::String(_)) => match regex {
             Some(re) => v

@@ -27,6 +27,15 @@ fn s(v: &str) -> Value {
     Value::StringValue(v.into())
 }
 
+fn array(values: Vec<Value>) -> Value {
+    Value::ArrayValue(tracecore_proto::otlp::ArrayValue {
+        values: values
+            .into_iter()
+            .map(|v| AnyValue { value: Some(v) })
+            .collect(),
+    })
+}
+
 fn trace_id(n: u8) -> [u8; 16] {
     let mut id = [0u8; 16];
     id[15] = n;
@@ -162,6 +171,10 @@ fn dataset() -> Vec<([u8; 16], Vec<ResourceSpans>)> {
     charge.attributes = vec![
         kv("amount", Value::DoubleValue(12.5)),
         kv("retry", Value::BoolValue(true)),
+        kv(
+            "tags",
+            array(vec![s("blue"), s("green"), Value::IntValue(7)]),
+        ),
     ];
     charge.status = Some(1);
     let mut card = span(2, Some(1), "charge-card", 3, 100, 1_500);
@@ -171,7 +184,10 @@ fn dataset() -> Vec<([u8; 16], Vec<ResourceSpans>)> {
         attributes: vec![kv("link.kind", s("caused-by"))],
         ..Link::default()
     }];
-    card.attributes = vec![kv("amount", Value::IntValue(12))];
+    card.attributes = vec![
+        kv("amount", Value::IntValue(12)),
+        kv("tags", array(vec![s("red")])),
+    ];
     let billing = vec![resource_spans(2, "billing", vec![], vec![charge, card])];
 
     let orphan = span(5, Some(9), "late-child", 1, 5, 1);
@@ -275,6 +291,15 @@ fn intrinsic_and_attribute_filters() {
         ("{ span.amount > 12.2 }", vec![(2, vec![vec![1]])]),
         ("{ span.amount >= 12 }", vec![(2, vec![vec![1, 2]])]),
         ("{ span.retry = true }", vec![(2, vec![vec![1]])]),
+        // Arrays: any element satisfies; `!=` / `!~` when no element equals / matches.
+        ("{ span.tags = \"green\" }", vec![(2, vec![vec![1]])]),
+        ("{ span.tags = 7 }", vec![(2, vec![vec![1]])]),
+        ("{ span.tags > 5 }", vec![(2, vec![vec![1]])]),
+        ("{ span.tags != \"red\" }", vec![(2, vec![vec![1]])]),
+        ("{ span.tags =~ \"r.*\" }", vec![(2, vec![vec![2]])]),
+        ("{ span.tags !~ \"gr.*\" }", vec![(2, vec![vec![2]])]),
+        ("{ .tags = \"red\" }", vec![(2, vec![vec![2]])]),
+        ("{ span.tags != nil }", vec![(2, vec![vec![1, 2]])]),
         ("{ span.http.status_code = \"200\" }", vec![]),
         ("{ .missing != \"x\" }", vec![]),
         (

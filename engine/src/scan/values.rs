@@ -23,6 +23,7 @@ use arrow::compute::{cast, take};
 use arrow::datatypes::{DataType, Int32Type};
 use tracecore_traceql::{BinaryOp, SpanKind, Static, Status};
 
+use super::arrays::{self, ArrayElements};
 use super::error::ScanError;
 use super::matcher::Matcher;
 
@@ -77,6 +78,8 @@ pub(crate) struct Values {
     pub duration: bool,
     /// Event/link rows → span row; `None` for span-level values.
     pub owners: Option<Arc<UInt32Array>>,
+    /// The elements of rows whose value is an array (span-level values only).
+    pub elements: Option<Arc<ArrayElements>>,
 }
 
 /// TraceQL status keyword → OTLP code.
@@ -196,6 +199,7 @@ impl Values {
                 .transpose()?,
             duration: self.duration,
             owners: None,
+            elements: None,
         })
     }
 
@@ -261,9 +265,13 @@ impl Values {
             .as_ref()
             .map_or(rows, |_| lhs.len().or(rhs.len()).unwrap_or(0));
         let matched = compare_lanes(op, &lhs, &rhs, len, regex)?;
-        Ok(match owners {
+        let out = match owners {
             Some(owners) => any_by_owner(&matched, &owners, rows),
             None => matched,
+        };
+        Ok(match arrays::compare(self, op, other, rows, regex)? {
+            Some(through_elements) => arrow::compute::or(&out, &through_elements)?,
+            None => out,
         })
     }
 

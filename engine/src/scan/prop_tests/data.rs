@@ -82,7 +82,7 @@ fn kv(key: &str, value: Option<Value>) -> KeyValue {
     }
 }
 
-/// A value of a random type; rarely an array (present, not comparable).
+/// A value of a random type; now and then an array.
 fn random_value(rng: &mut StdRng) -> Option<Value> {
     Some(match rng.random_range(0..20) {
         0..=5 => Value::StringValue((*pick(rng, STRINGS)).into()),
@@ -90,9 +90,17 @@ fn random_value(rng: &mut StdRng) -> Option<Value> {
         11..=14 => Value::DoubleValue(*pick(rng, FLOATS)),
         15..=17 => Value::BoolValue(rng.random_bool(0.5)),
         18 => Value::ArrayValue(ArrayValue {
-            values: vec![AnyValue {
-                value: Some(Value::StringValue("eu".into())),
-            }],
+            // Elements of mixed types, now and then a nested array (compares with nothing).
+            values: (0..rng.random_range(0..4))
+                .map(|_| AnyValue {
+                    value: match rng.random_range(0..6) {
+                        0 => Some(Value::IntValue(*pick(rng, INTS))),
+                        1 => Some(Value::DoubleValue(*pick(rng, FLOATS))),
+                        2 => Some(Value::ArrayValue(ArrayValue::default())),
+                        _ => Some(Value::StringValue((*pick(rng, STRINGS)).into())),
+                    },
+                })
+                .collect(),
         }),
         _ => return None,
     })

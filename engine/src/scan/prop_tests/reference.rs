@@ -5,7 +5,8 @@
 //! of different types compare false; int, float and duration compare numerically with each
 //! other (int against int exactly, otherwise as floats); strings order bytewise; booleans,
 //! statuses and kinds support only `=` and `!=`; regexes are fully anchored; an unscoped
-//! attribute is the span's when the span has the key, else the resource's; `&&`, `||` and `!`
+//! attribute is the span's when the span has the key, else the resource's; an array compares
+//! true when any element does (`!=` / `!~`: when no element equals / matches); `&&`, `||` and `!`
 //! inside a filter follow Kleene logic, and a filter keeps a span only when it is true.
 
 use std::cmp::Ordering;
@@ -39,6 +40,8 @@ enum V {
     Bool(bool),
     Status(i32),
     Kind(i32),
+    /// The scalar elements of an array (nested values are `Other`).
+    Array(Vec<V>),
     Other,
 }
 
@@ -69,13 +72,26 @@ fn spans_of(trace: &GenTrace) -> Vec<RefSpan<'_>> {
 
 fn attribute(attributes: &[KeyValue], key: &str) -> Option<V> {
     let kv = attributes.iter().find(|kv| kv.key == key)?;
-    Some(match kv.value.as_ref().and_then(|v| v.value.as_ref()) {
+    Some(value(
+        kv.value.as_ref().and_then(|v| v.value.as_ref()),
+        true,
+    ))
+}
+
+fn value(v: Option<&Value>, top: bool) -> V {
+    match v {
         Some(Value::StringValue(s)) => V::Str(s.clone()),
         Some(Value::IntValue(i)) => V::Int(*i),
         Some(Value::DoubleValue(f)) => V::Float(*f),
         Some(Value::BoolValue(b)) => V::Bool(*b),
+        Some(Value::ArrayValue(a)) if top => V::Array(
+            a.values
+                .iter()
+                .map(|e| value(e.value.as_ref(), false))
+                .collect(),
+        ),
         _ => V::Other,
-    })
+    }
 }
 
 /// The values of `field` on a span: none (missing), one, or one per event.
@@ -109,6 +125,13 @@ fn values(s: &RefSpan<'_>, field: &Field) -> Vec<V> {
 
 #[allow(clippy::cast_precision_loss)]
 fn compare(v: &V, op: Op, lit: &Lit) -> bool {
+    if let V::Array(elements) = v {
+        // Any element satisfies; `!=`: no element equals.
+        return match op {
+            Op::Neq => !elements.iter().any(|e| compare(e, Op::Eq, lit)),
+            _ => elements.iter().any(|e| compare(e, op, lit)),
+        };
+    }
     let ordering = match (v, lit) {
         (V::Str(a), Lit::Str(b)) => a.as_str().cmp(b.as_str()),
         (V::Int(a), Lit::Int(b) | Lit::Duration(b, _)) => a.cmp(b),
@@ -159,8 +182,10 @@ fn truth(s: &RefSpan<'_>, c: &Cond) -> Option<bool> {
         Cond::Cmp(field, op, lit) => values(s, field).iter().any(|v| compare(v, *op, lit)),
         Cond::Regex(field, negated, pattern) => {
             let re = anchored(pattern);
+            let matches = |v: &V| matches!(v, V::Str(text) if re.is_match(text));
             values(s, field).iter().any(|v| match v {
                 V::Str(text) => re.is_match(text) != *negated,
+                V::Array(elements) => elements.iter().any(matches) != *negated,
                 _ => false,
             })
         }
