@@ -107,8 +107,7 @@ fn decode(data: &Bytes, plan: &SearchPlan, mut each: impl FnMut(SpanBatch)) {
 fn prefilter(data: &Bytes, plan: &SearchPlan) -> Option<usize> {
     let builder = ParquetRecordBatchReaderBuilder::try_new(data.clone()).expect("reader");
     let layout = tracecore_engine::block::layout::BlockLayout::of(builder.metadata());
-    let columns = plan.prefilter_columns(&layout)?;
-    let mask = ProjectionMask::roots(builder.parquet_schema(), columns.iter().copied());
+    let mask = plan.prefilter_mask(&layout, builder.parquet_schema())?;
     let reader = builder
         .with_projection(mask)
         .with_batch_size(BATCH_ROWS)

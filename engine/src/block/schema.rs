@@ -304,6 +304,30 @@ pub fn project(
     parquet::arrow::ProjectionMask::roots(schema, columns.into_iter().filter(|&c| c < roots))
 }
 
+/// Names of the `attributes` entry fields, by [`attr`] index.
+pub const ATTRIBUTE_CHILDREN: [&str; 6] = ["key", "str", "int", "double", "bool", "other"];
+
+/// Like [`project`], but of the `attributes` list only the entry fields `children` ([`attr`]
+/// indices; the others are neither fetched nor decoded).
+pub fn project_attribute_children(
+    schema: &parquet::schema::types::SchemaDescriptor,
+    columns: &[usize],
+    children: &[usize],
+) -> parquet::arrow::ProjectionMask {
+    let roots = schema.root_schema().get_fields().len();
+    let names: Vec<&str> = children
+        .iter()
+        .filter_map(|&c| ATTRIBUTE_CHILDREN.get(c).copied())
+        .collect();
+    let leaves = (0..schema.num_columns()).filter(|&leaf| {
+        let root = schema.get_column_root_idx(leaf);
+        root < roots
+            && columns.contains(&root)
+            && (root != col::ATTRIBUTES || names.contains(&schema.column(leaf).name()))
+    });
+    parquet::arrow::ProjectionMask::leaves(schema, leaves)
+}
+
 /// Encodes the `resource` column value: a `ResourceSpans` message with only `resource` (field 1)
 /// and `schema_url` (field 3) set, appended to `out`. Decode with `ResourceSpans::decode`.
 pub fn encode_resource(resource: Option<&Resource>, schema_url: &str, out: &mut Vec<u8>) {

@@ -23,7 +23,9 @@ use super::batch::SpanBatch;
 use super::error::ScanError;
 use super::values::{Lane, Values};
 use crate::block::dedicated::{self, DEDICATED, DedicatedKind};
-use crate::block::schema::{attr, col, dedicated_column, event, link, resource_service_name};
+use crate::block::schema::{
+    ATTRIBUTE_CHILDREN, attr, col, dedicated_column, event, link, resource_service_name,
+};
 
 /// Loads one intrinsic for every span row of `batch`.
 pub(crate) fn intrinsic(batch: &SpanBatch, which: Intrinsic) -> Result<Values, ScanError> {
@@ -452,7 +454,9 @@ fn list_attribute(batch: &SpanBatch, name: &str) -> Result<Values, ScanError> {
         .values()
         .as_struct_opt()
         .ok_or(ScanError::Internal("attribute items are not structs"))?;
-    let keys = items.column(attr::KEY);
+    // A prefilter reads only the entry fields its conditions compare: look them up by name.
+    let child = |c: usize| items.column_by_name(ATTRIBUTE_CHILDREN[c]);
+    let keys = child(attr::KEY).ok_or(ScanError::MissingColumn("attributes.key"))?;
     let needle = arrow::array::Scalar::new(StringArray::from(vec![name]));
     let hits = cmp::eq(keys, &needle)?;
     let offsets = list.value_offsets();
@@ -469,15 +473,17 @@ fn list_attribute(batch: &SpanBatch, name: &str) -> Result<Values, ScanError> {
         }
     }
     let indices = UInt32Array::from(index);
-    let gather = |child: usize| -> Result<ArrayRef, ScanError> {
-        Ok(take(items.column(child).as_ref(), &indices, None)?)
+    let gather = |c: usize| -> Result<Option<Lane>, ScanError> {
+        child(c)
+            .map(|values| Ok(Lane::rows(take(values.as_ref(), &indices, None)?)))
+            .transpose()
     };
     let present = arrow::compute::is_not_null(&indices)?;
     Ok(Values {
-        str: Some(Lane::rows(gather(attr::STR)?)),
-        int: Some(Lane::rows(gather(attr::INT)?)),
-        float: Some(Lane::rows(gather(attr::DOUBLE)?)),
-        boolean: Some(Lane::rows(gather(attr::BOOL)?)),
+        str: gather(attr::STR)?,
+        int: gather(attr::INT)?,
+        float: gather(attr::DOUBLE)?,
+        boolean: gather(attr::BOOL)?,
         present: Some(present),
         elements: list_array_elements(items, &indices)?,
         ..Values::default()
@@ -490,7 +496,10 @@ fn list_array_elements(
     items: &arrow::array::StructArray,
     indices: &UInt32Array,
 ) -> Result<Option<Arc<ArrayElements>>, ScanError> {
-    let Some(other) = items.column(attr::OTHER).as_binary_opt::<i32>() else {
+    let Some(other) = items
+        .column_by_name(ATTRIBUTE_CHILDREN[attr::OTHER])
+        .and_then(|c| c.as_binary_opt::<i32>())
+    else {
         return Ok(None);
     };
     if other.null_count() == other.len() {

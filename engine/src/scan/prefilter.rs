@@ -8,14 +8,20 @@
 //! selected neighbour is read too (see `straddling`).
 
 use arrow::array::RecordBatch;
-use tracecore_traceql::{Attribute, AttributeScope, FieldExpr, FieldRef, Intrinsic};
+use parquet::arrow::ProjectionMask;
+use parquet::schema::types::SchemaDescriptor;
+use tracecore_traceql::{
+    Attribute, AttributeScope, BinaryOp, FieldExpr, FieldRef, Intrinsic, Static, UnaryOp,
+};
 
 use super::batch::SpanBatch;
 use super::eval;
 use super::plan::{PlanStage, SearchPlan, field_refs};
 use crate::block::dedicated;
 use crate::block::layout::BlockLayout;
-use crate::block::schema::{col, dedicated_column};
+use crate::block::schema::{
+    ATTRIBUTE_CHILDREN, attr, col, dedicated_column, project, project_attribute_children,
+};
 
 /// The prefilter of a plan: the columns its filter leaves read.
 #[derive(Debug)]
@@ -29,6 +35,10 @@ pub(crate) struct Prefilter {
     /// The only resource attribute the leaves read is `service.name`: blocks whose
     /// `service_name` column is exact are prefiltered without the `resource` column.
     resource_optional: bool,
+    /// The fields of attribute list entries the leaves need (`attr` indices), when not all:
+    /// a comparison with a string literal needs only keys and strings (and `other`, for
+    /// arrays).
+    attribute_children: Option<Vec<usize>>,
 }
 
 impl Prefilter {
@@ -51,10 +61,22 @@ impl Prefilter {
         }
         columns.sort_unstable();
         columns.dedup();
+        let mut children = vec![attr::KEY, attr::OTHER];
+        let all_known = plan
+            .exprs
+            .iter()
+            .zip(&plan.leaves)
+            .filter(|(_, leaf)| **leaf)
+            .all(|(expr, _)| needed_children(expr, &mut children));
+        children.sort_unstable();
+        children.dedup();
+        let attribute_children =
+            (all_known && children.len() < ATTRIBUTE_CHILDREN.len()).then_some(children);
         Some(Prefilter {
             columns,
             list_optional: plan.lists_only_dedicated(),
             resource_optional,
+            attribute_children,
         })
     }
 }
@@ -74,6 +96,31 @@ impl SearchPlan {
             .filter(|&c| !(skip_resource && c == col::RESOURCE))
             .collect();
         (columns.len() < self.block_columns(layout).len()).then_some(columns)
+    }
+
+    /// [`Self::prefilter_columns`] as a projection of a block with `schema`: of the attribute
+    /// list only the entry fields the conditions compare.
+    pub fn prefilter_mask(
+        &self,
+        layout: &BlockLayout,
+        schema: &SchemaDescriptor,
+    ) -> Option<ProjectionMask> {
+        let columns = self.prefilter_columns(layout)?;
+        let prefilter = self.prefilter.as_ref()?;
+        Some(match &prefilter.attribute_children {
+            Some(children) if columns.contains(&col::ATTRIBUTES) => {
+                project_attribute_children(schema, &columns, children)
+            }
+            _ => project(schema, columns),
+        })
+    }
+
+    /// The prefilter reads only some fields of attribute list entries.
+    #[cfg(test)]
+    pub(crate) fn prefilter_narrows_attributes(&self) -> bool {
+        self.prefilter
+            .as_ref()
+            .is_some_and(|p| p.attribute_children.is_some())
     }
 
     /// Whether some filter condition holds for some span of `batch`, a batch read with
@@ -99,6 +146,77 @@ impl SearchPlan {
 
 /// Appends every top-level column a filter leaf reads (nothing implied, unlike the scan's
 /// base columns).
+/// Adds to `children` the attribute entry fields (`attr` indices) `expr` compares; `false`
+/// when it may need any of them (arithmetic on attributes, attribute against attribute).
+fn needed_children(expr: &FieldExpr, children: &mut Vec<usize>) -> bool {
+    let reads_list =
+        |a: &Attribute| matches!(a.scope, AttributeScope::Span | AttributeScope::Unscoped);
+    match expr {
+        FieldExpr::Binary {
+            op:
+                BinaryOp::Eq
+                | BinaryOp::Neq
+                | BinaryOp::Lt
+                | BinaryOp::Lte
+                | BinaryOp::Gt
+                | BinaryOp::Gte
+                | BinaryOp::Regex
+                | BinaryOp::NotRegex,
+            lhs,
+            rhs,
+        } => match (lhs.as_ref(), rhs.as_ref()) {
+            (FieldExpr::Attribute(a), FieldExpr::Static(value))
+            | (FieldExpr::Static(value), FieldExpr::Attribute(a)) => {
+                if reads_list(a) {
+                    children.extend_from_slice(match value {
+                        Static::String(_) => &[attr::STR],
+                        Static::Int(_) | Static::Float(_) | Static::Duration(_) => {
+                            &[attr::INT, attr::DOUBLE]
+                        }
+                        Static::Bool(_) => &[attr::BOOL],
+                        Static::Status(_) | Static::Kind(_) => &[],
+                    });
+                }
+                true
+            }
+            (l, r) => {
+                no_list_operand(l, &reads_list)
+                    && no_list_operand(r, &reads_list)
+                    && needed_children(l, children)
+                    && needed_children(r, children)
+            }
+        },
+        FieldExpr::Unary {
+            op: UnaryOp::Exists | UnaryOp::NotExists,
+            expr,
+        } if matches!(expr.as_ref(), FieldExpr::Attribute(_)) => true,
+        FieldExpr::Unary { expr, .. } => needed_children(expr, children),
+        FieldExpr::Logical { operands, .. } => {
+            operands.iter().all(|o| needed_children(o, children))
+        }
+        // A bare attribute is a boolean condition.
+        FieldExpr::Attribute(a) => {
+            if reads_list(a) {
+                children.push(attr::BOOL);
+            }
+            true
+        }
+        FieldExpr::Binary { lhs, rhs, .. } => {
+            no_list_operand(lhs, &reads_list) && no_list_operand(rhs, &reads_list)
+        }
+        FieldExpr::Static(_) | FieldExpr::Intrinsic(_) => true,
+    }
+}
+
+/// `expr` reads no attribute from the list (directly or inside arithmetic).
+fn no_list_operand(expr: &FieldExpr, reads_list: &impl Fn(&Attribute) -> bool) -> bool {
+    let mut refs = Vec::new();
+    field_refs(expr, &mut refs);
+    !refs
+        .iter()
+        .any(|r| matches!(r, FieldRef::Attribute(a) if reads_list(a)))
+}
+
 /// Clears `resource_optional` when a leaf reads a resource attribute other than
 /// `service.name`.
 fn leaf_columns(expr: &FieldExpr, columns: &mut Vec<usize>, resource_optional: &mut bool) {

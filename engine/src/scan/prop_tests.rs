@@ -167,6 +167,8 @@ fn vectorized_scan_matches_row_at_a_time_reference() {
     let mut prefiltered = 0usize;
     // Prefilters that left `resource` out (exact service names).
     let mut resource_skipped = 0usize;
+    // Prefilters that read only some fields of attribute list entries.
+    let mut children_narrowed = 0usize;
     let mut invalid_examples = Vec::new();
     for seed in 0..datasets {
         let mut rng = StdRng::seed_from_u64(0x5ca1_ab1e ^ seed);
@@ -208,12 +210,22 @@ fn vectorized_scan_matches_row_at_a_time_reference() {
                     .is_some_and(|c| c.contains(&col::RESOURCE))
             };
             resource_skipped += usize::from(reads_resource(&inexact) && !reads_resource(&layout));
+            children_narrowed += usize::from(
+                plan.prefilter_narrows_attributes()
+                    && plan
+                        .prefilter_columns(&layout)
+                        .is_some_and(|c| c.contains(&col::ATTRIBUTES)),
+            );
             // The prefilter (filter conditions on their own columns) never rules out a block
             // that has a match.
-            let prefilter_says_no = plan.prefilter_columns(&layout).is_some_and(|columns| {
+            let prefilter_says_no = {
                 let builder =
                     ParquetRecordBatchReaderBuilder::try_new(block.clone()).expect("reader");
-                let mask = ProjectionMask::roots(builder.parquet_schema(), columns.iter().copied());
+                plan.prefilter_mask(&layout, builder.parquet_schema())
+            }
+            .is_some_and(|mask| {
+                let builder =
+                    ParquetRecordBatchReaderBuilder::try_new(block.clone()).expect("reader");
                 let reader = builder.with_projection(mask).build().expect("build");
                 !reader
                     .map(|b| b.expect("batch"))
@@ -279,7 +291,8 @@ fn vectorized_scan_matches_row_at_a_time_reference() {
     eprintln!(
         "checked {checked} queries ({hits} with hits, {pruned} pruned by the tag index, \
          {list_skipped} without the attribute list, {prefiltered} ruled out by the prefilter, \
-         {resource_skipped} prefiltered without resources), \
+         {resource_skipped} prefiltered without resources, \
+         {children_narrowed} with some attribute fields only), \
          {invalid} invalid, {refused} refused; \
          invalid e.g. {invalid_examples:#?}"
     );
@@ -290,6 +303,10 @@ fn vectorized_scan_matches_row_at_a_time_reference() {
     assert!(
         resource_skipped > 20,
         "only {resource_skipped} prefilters left the resource column out"
+    );
+    assert!(
+        children_narrowed > 20,
+        "only {children_narrowed} prefilters read some attribute fields only"
     );
     let total = datasets as usize * QUERIES_PER_DATASET;
     assert!(

@@ -13,9 +13,9 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use arrow::array::{Array, AsArray, RecordBatch};
 use arrow::compute::concat_batches;
 use futures::TryStreamExt as _;
-use parquet::arrow::ParquetRecordBatchStreamBuilder;
 use parquet::arrow::arrow_reader::{ArrowReaderMetadata, ParquetRecordBatchReader};
 use parquet::arrow::async_reader::ParquetRecordBatchStream;
+use parquet::arrow::{ParquetRecordBatchStreamBuilder, ProjectionMask};
 use parquet::file::metadata::ParquetMetaData;
 use tracecore_engine::block::layout::BlockLayout;
 use tracecore_engine::block::schema::{col, project};
@@ -63,11 +63,12 @@ pub async fn scan_block(
             .filter(|&rg| plan.may_match_ranges(&ranges_of(metadata.metadata().row_group(rg))))
             .collect();
     let mut out = BlockScan::default();
-    if let Some(columns) = plan.prefilter_columns(&layout)
+    let schema = metadata.metadata().file_metadata().schema_descr_ptr();
+    if let Some(mask) = plan.prefilter_mask(&layout, &schema)
         && !row_groups.is_empty()
     {
         let (mut stream, bytes) =
-            row_group_stream(catalog, block, &metadata, &columns, row_groups.clone()).await?;
+            row_group_stream(catalog, block, &metadata, mask, row_groups.clone()).await?;
         let mut matched = vec![false; metadata.metadata().num_row_groups()];
         for &rg in &row_groups {
             let Some(reader) = stream
@@ -96,14 +97,8 @@ pub async fn scan_block(
         return Ok(out);
     }
     let count = row_groups.len();
-    let (mut stream, bytes) = row_group_stream(
-        catalog,
-        block,
-        &metadata,
-        plan.block_columns(&layout),
-        row_groups,
-    )
-    .await?;
+    let mask = project(&schema, plan.block_columns(&layout).iter().copied());
+    let (mut stream, bytes) = row_group_stream(catalog, block, &metadata, mask, row_groups).await?;
     let mut eval = BlockEval {
         plan: plan.clone(),
         options: *options,
@@ -130,19 +125,18 @@ pub async fn scan_block(
     Ok(out)
 }
 
-/// A stream over `row_groups` of the block reading `columns`, with its fetched-bytes counter.
+/// A stream over `row_groups` of the block reading `mask`, with its fetched-bytes counter.
 async fn row_group_stream(
     catalog: &BlockCatalog,
     block: &CatalogBlock,
     metadata: &ArrowReaderMetadata,
-    columns: &[usize],
+    mask: ProjectionMask,
     row_groups: Vec<usize>,
 ) -> Result<(ParquetRecordBatchStream<ObjectReader>, Arc<AtomicU64>), SearchError> {
     let (_, reader) = catalog.open(block).await?;
     let bytes = reader.bytes_read();
-    let schema = metadata.metadata().file_metadata().schema_descr_ptr();
     let stream = ParquetRecordBatchStreamBuilder::new_with_metadata(reader, metadata.clone())
-        .with_projection(project(&schema, columns.iter().copied()))
+        .with_projection(mask)
         .with_row_groups(row_groups)
         .with_batch_size(SHARD_BATCH_ROWS)
         .build()
