@@ -202,7 +202,7 @@ pub(crate) fn compare(
 ) -> Result<Option<BooleanArray>, ScanError> {
     let (elements, op, literal) = match (&lhs.elements, &rhs.elements) {
         (Some(e), _) if rhs.is_static() => (e, op, rhs),
-        (_, Some(e)) if lhs.is_static() => match flipped(op) {
+        (_, Some(e)) if lhs.is_static() => match super::prune::flip(op) {
             Some(op) => (e, op, lhs),
             None => return Ok(None),
         },
@@ -225,17 +225,4 @@ pub(crate) fn compare(
     } else {
         any
     }))
-}
-
-/// `a op b` as `b op' a`.
-pub(crate) fn flipped(op: BinaryOp) -> Option<BinaryOp> {
-    Some(match op {
-        BinaryOp::Eq => BinaryOp::Eq,
-        BinaryOp::Neq => BinaryOp::Neq,
-        BinaryOp::Lt => BinaryOp::Gt,
-        BinaryOp::Lte => BinaryOp::Gte,
-        BinaryOp::Gt => BinaryOp::Lt,
-        BinaryOp::Gte => BinaryOp::Lte,
-        _ => return None,
-    })
 }

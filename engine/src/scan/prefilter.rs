@@ -11,7 +11,7 @@ use arrow::array::RecordBatch;
 use parquet::arrow::ProjectionMask;
 use parquet::schema::types::SchemaDescriptor;
 use tracecore_traceql::{
-    Attribute, AttributeScope, BinaryOp, FieldExpr, FieldRef, Intrinsic, Static, UnaryOp,
+    Attribute, AttributeScope, FieldExpr, FieldRef, Intrinsic, Static, UnaryOp,
 };
 
 use super::batch::SpanBatch;
@@ -152,40 +152,30 @@ fn needed_children(expr: &FieldExpr, children: &mut Vec<usize>) -> bool {
     let reads_list =
         |a: &Attribute| matches!(a.scope, AttributeScope::Span | AttributeScope::Unscoped);
     match expr {
-        FieldExpr::Binary {
-            op:
-                BinaryOp::Eq
-                | BinaryOp::Neq
-                | BinaryOp::Lt
-                | BinaryOp::Lte
-                | BinaryOp::Gt
-                | BinaryOp::Gte
-                | BinaryOp::Regex
-                | BinaryOp::NotRegex,
-            lhs,
-            rhs,
-        } => match (lhs.as_ref(), rhs.as_ref()) {
-            (FieldExpr::Attribute(a), FieldExpr::Static(value))
-            | (FieldExpr::Static(value), FieldExpr::Attribute(a)) => {
-                if reads_list(a) {
-                    children.extend_from_slice(match value {
-                        Static::String(_) => &[attr::STR],
-                        Static::Int(_) | Static::Float(_) | Static::Duration(_) => {
-                            &[attr::INT, attr::DOUBLE]
-                        }
-                        Static::Bool(_) => &[attr::BOOL],
-                        Static::Status(_) | Static::Kind(_) => &[],
-                    });
+        FieldExpr::Binary { op, lhs, rhs } if op.is_comparison() => {
+            match (lhs.as_ref(), rhs.as_ref()) {
+                (FieldExpr::Attribute(a), FieldExpr::Static(value))
+                | (FieldExpr::Static(value), FieldExpr::Attribute(a)) => {
+                    if reads_list(a) {
+                        children.extend_from_slice(match value {
+                            Static::String(_) => &[attr::STR],
+                            Static::Int(_) | Static::Float(_) | Static::Duration(_) => {
+                                &[attr::INT, attr::DOUBLE]
+                            }
+                            Static::Bool(_) => &[attr::BOOL],
+                            Static::Status(_) | Static::Kind(_) => &[],
+                        });
+                    }
+                    true
                 }
-                true
+                (l, r) => {
+                    no_list_operand(l, &reads_list)
+                        && no_list_operand(r, &reads_list)
+                        && needed_children(l, children)
+                        && needed_children(r, children)
+                }
             }
-            (l, r) => {
-                no_list_operand(l, &reads_list)
-                    && no_list_operand(r, &reads_list)
-                    && needed_children(l, children)
-                    && needed_children(r, children)
-            }
-        },
+        }
         FieldExpr::Unary {
             op: UnaryOp::Exists | UnaryOp::NotExists,
             expr,

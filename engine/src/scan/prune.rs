@@ -133,7 +133,7 @@ impl Ctx<'_> {
 }
 
 /// `lit op field` as `field op' lit`.
-fn flip(op: BinaryOp) -> Option<BinaryOp> {
+pub(crate) fn flip(op: BinaryOp) -> Option<BinaryOp> {
     Some(match op {
         BinaryOp::Eq => BinaryOp::Eq,
         BinaryOp::Neq => BinaryOp::Neq,

@@ -240,6 +240,21 @@ pub enum BinaryOp {
     NotRegex,
 }
 
+impl BinaryOp {
+    /// A comparison or regex match (boolean result), not arithmetic.
+    pub fn is_comparison(self) -> bool {
+        !matches!(
+            self,
+            BinaryOp::Add
+                | BinaryOp::Sub
+                | BinaryOp::Mul
+                | BinaryOp::Div
+                | BinaryOp::Mod
+                | BinaryOp::Pow
+        )
+    }
+}
+
 /// Arithmetic between scalar expressions.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum ArithOp {

@@ -71,13 +71,7 @@ pub async fn scan_block(
             row_group_stream(catalog, block, &metadata, mask, row_groups.clone()).await?;
         let mut matched = vec![false; metadata.metadata().num_row_groups()];
         for &rg in &row_groups {
-            let Some(reader) = stream
-                .next_row_group()
-                .await
-                .map_err(block_error(&block_id))?
-            else {
-                return Err(SearchError::Internal("prefilter stream ended early"));
-            };
+            let reader = next_row_group(&mut stream, &block_id).await?;
             matched[rg] = prefilter_on_shard(shard, reader, plan.clone(), &block_id).await?;
         }
         out.inspected_bytes += bytes.load(Ordering::Relaxed);
@@ -107,13 +101,7 @@ pub async fn scan_block(
         result: std::mem::take(&mut out.result),
     };
     for i in 0..count {
-        let Some(reader) = stream
-            .next_row_group()
-            .await
-            .map_err(block_error(&block_id))?
-        else {
-            return Err(SearchError::Internal("block stream ended early"));
-        };
+        let reader = next_row_group(&mut stream, &block_id).await?;
         let (back, go_on) = eval_on_shard(shard, reader, eval, i + 1 == count, &block_id).await?;
         eval = back;
         if !go_on {
@@ -142,6 +130,20 @@ async fn row_group_stream(
         .build()
         .map_err(block_error(&block.meta.block_id.to_string()))?;
     Ok((stream, bytes))
+}
+
+/// The next row group of a stream built over as many row groups as the caller reads.
+async fn next_row_group(
+    stream: &mut ParquetRecordBatchStream<ObjectReader>,
+    block: &str,
+) -> Result<ParquetRecordBatchReader, SearchError> {
+    stream
+        .next_row_group()
+        .await
+        .map_err(block_error(block))?
+        .ok_or(SearchError::Internal(
+            "block stream ended before its row groups",
+        ))
 }
 
 fn block_error(block: &str) -> impl Fn(parquet::errors::ParquetError) -> SearchError + use<> {
