@@ -7,8 +7,8 @@
 
 use arrow::array::RecordBatch;
 use bytes::Bytes;
-use parquet::arrow::ArrowWriter;
-use parquet::basic::{Compression, Encoding, ZstdLevel};
+use parquet::arrow::{ArrowSchemaConverter, ArrowWriter};
+use parquet::basic::{Compression, Encoding, Type as PhysicalType, ZstdLevel};
 use parquet::file::metadata::{KeyValue, SortingColumn};
 use parquet::file::properties::{EnabledStatistics, WriterProperties};
 use parquet::schema::types::ColumnPath;
@@ -70,6 +70,31 @@ const COLUMN_ENCODINGS: &[(&str, Encoding)] = &[
 /// only burns CPU. Measured on loadgen data (400k spans): `span_id` 8.00 B/span compressed and
 /// uncompressed.
 const UNCOMPRESSED: &[&str] = &["span_id"];
+
+/// The one byte-array leaf whose min/max statistics a reader uses (by-ID row-group and page
+/// pruning). Every other string/binary leaf is written without statistics: computing them
+/// compares every value (~2% of block encoding) and nothing reads them. Numeric leaves keep
+/// theirs (trace start/duration and span duration prune searches; they are cheap).
+const BYTE_ARRAY_STATISTICS: &[&str] = &["trace_id"];
+
+/// Byte-array leaves of the block schema that get no statistics (see [`BYTE_ARRAY_STATISTICS`]).
+fn byte_array_leaves_without_statistics() -> Result<Vec<ColumnPath>, BlockError> {
+    let schema = ArrowSchemaConverter::new()
+        .convert(&block_schema())
+        .map_err(BlockError::Write)?;
+    Ok(schema
+        .columns()
+        .iter()
+        .filter(|c| {
+            matches!(
+                c.physical_type(),
+                PhysicalType::BYTE_ARRAY | PhysicalType::FIXED_LEN_BYTE_ARRAY
+            )
+        })
+        .map(|c| c.path().clone())
+        .filter(|path| !BYTE_ARRAY_STATISTICS.contains(&path.string().as_str()))
+        .collect())
+}
 
 /// A Parquet leaf path from its dotted form.
 fn column_path(dotted: &str) -> ColumnPath {
@@ -164,6 +189,9 @@ impl BlockEncoderOptions {
         // Dedicated free-text attributes (URLs, statements) are near-unique, like the above.
         for d in DEDICATED.iter().filter(|d| d.kind == DedicatedKind::Text) {
             builder = builder.set_column_dictionary_enabled(column_path(d.column), false);
+        }
+        for path in byte_array_leaves_without_statistics()? {
+            builder = builder.set_column_statistics_enabled(path, EnabledStatistics::None);
         }
         for path in UNCOMPRESSED {
             builder = builder.set_column_compression(column_path(path), Compression::UNCOMPRESSED);
