@@ -16,6 +16,7 @@
 
 mod arrays;
 mod batch;
+mod dictionary_probe;
 mod error;
 mod eval;
 mod fields;
@@ -32,6 +33,7 @@ mod values;
 use arrow::array::BooleanArray;
 
 pub use batch::SpanBatch;
+pub use dictionary_probe::DictionaryProbe;
 pub use error::ScanError;
 pub use hits::{ServiceStats, SpanHit, SpansetHit, TraceHit};
 pub use plan::SearchPlan;

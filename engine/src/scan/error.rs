@@ -16,6 +16,8 @@ pub enum ScanError {
     MissingColumn(&'static str),
     #[error("arrow: {0}")]
     Arrow(#[from] arrow::error::ArrowError),
+    #[error("parquet: {0}")]
+    Parquet(#[from] parquet::errors::ParquetError),
     #[error("stored protobuf does not decode: {0}")]
     Decode(prost::DecodeError),
     /// A stored value is malformed.

@@ -39,6 +39,9 @@ pub(crate) struct Prefilter {
     /// a comparison with a string literal needs only keys and strings (and `other`, for
     /// arrays).
     attribute_children: Option<Vec<usize>>,
+    /// Per filter leaf: its index in `SearchPlan::exprs` and the columns it alone reads
+    /// (sorted), before any block-dependent skipping.
+    pub(crate) leaf_columns: Vec<(usize, Vec<usize>)>,
 }
 
 impl Prefilter {
@@ -47,18 +50,21 @@ impl Prefilter {
         if !matches!(plan.pipeline.stages.first(), Some(PlanStage::Spanset(_))) {
             return None;
         }
-        let mut columns = Vec::new();
         let mut resource_optional = true;
-        let mut any_leaf = false;
-        for (expr, &leaf) in plan.exprs.iter().zip(&plan.leaves) {
+        let mut per_leaf = Vec::new();
+        for (i, (expr, &leaf)) in plan.exprs.iter().zip(&plan.leaves).enumerate() {
             if leaf {
-                any_leaf = true;
+                let mut columns = Vec::new();
                 leaf_columns(expr, &mut columns, &mut resource_optional);
+                columns.sort_unstable();
+                columns.dedup();
+                per_leaf.push((i, columns));
             }
         }
-        if !any_leaf {
+        if per_leaf.is_empty() {
             return None;
         }
+        let mut columns: Vec<usize> = per_leaf.iter().flat_map(|(_, c)| c.clone()).collect();
         columns.sort_unstable();
         columns.dedup();
         let mut children = vec![attr::KEY, attr::OTHER];
@@ -77,6 +83,7 @@ impl Prefilter {
             list_optional: plan.lists_only_dedicated(),
             resource_optional,
             attribute_children,
+            leaf_columns: per_leaf,
         })
     }
 }
@@ -86,16 +93,23 @@ impl SearchPlan {
     /// `None` when there is no such prefilter or it would read as much as the scan itself.
     pub fn prefilter_columns(&self, layout: &BlockLayout) -> Option<Vec<usize>> {
         let prefilter = self.prefilter.as_ref()?;
+        let columns = self.prefilter_kept(layout, &prefilter.columns);
+        (columns.len() < self.block_columns(layout).len()).then_some(columns)
+    }
+
+    /// `columns` without those the prefilter of a block of `layout` leaves out.
+    pub(crate) fn prefilter_kept(&self, layout: &BlockLayout, columns: &[usize]) -> Vec<usize> {
+        let Some(prefilter) = self.prefilter.as_ref() else {
+            return columns.to_vec();
+        };
         let skip_list = prefilter.list_optional && self.skips_list(layout.spilled);
         let skip_resource = prefilter.resource_optional && layout.exact_service_names;
-        let columns: Vec<usize> = prefilter
-            .columns
+        columns
             .iter()
             .copied()
             .filter(|&c| !(skip_list && c == col::ATTRIBUTES))
             .filter(|&c| !(skip_resource && c == col::RESOURCE))
-            .collect();
-        (columns.len() < self.block_columns(layout).len()).then_some(columns)
+            .collect()
     }
 
     /// [`Self::prefilter_columns`] as a projection of a block with `schema`: of the attribute
@@ -128,19 +142,21 @@ impl SearchPlan {
     /// evaluated on these columns means "read the row group".
     pub fn prefilter_matches(&self, batch: RecordBatch) -> bool {
         let batch = SpanBatch::rows_only(batch);
-        self.exprs
-            .iter()
-            .zip(&self.leaves)
-            .filter(|(_, leaf)| **leaf)
-            .any(
-                |(expr, _)| match eval::filter_mask(&batch, expr, &self.regexes) {
-                    Ok(mask) => mask.true_count() > 0,
-                    Err(e) => {
-                        debug_assert!(e.is_client_error(), "prefilter cannot evaluate: {e}");
-                        true
-                    }
-                },
-            )
+        (0..self.exprs.len())
+            .filter(|&i| self.leaves[i])
+            .any(|i| self.leaf_matches(&batch, i))
+    }
+
+    /// Whether the filter leaf `exprs[expr]` holds for some row of `batch` (`true` when it
+    /// cannot be evaluated on these columns).
+    pub(crate) fn leaf_matches(&self, batch: &SpanBatch, expr: usize) -> bool {
+        match eval::filter_mask(batch, &self.exprs[expr], &self.regexes) {
+            Ok(mask) => mask.true_count() > 0,
+            Err(e) => {
+                debug_assert!(e.is_client_error(), "prefilter cannot evaluate: {e}");
+                true
+            }
+        }
     }
 }
 

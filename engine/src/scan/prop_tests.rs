@@ -13,7 +13,9 @@ mod reference;
 use arrow::compute::concat_batches;
 use bytes::Bytes;
 use parquet::arrow::ProjectionMask;
-use parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder;
+use parquet::arrow::arrow_reader::{
+    ArrowReaderMetadata, ArrowReaderOptions, ParquetRecordBatchReaderBuilder,
+};
 use rand::SeedableRng;
 use rand::rngs::StdRng;
 
@@ -71,6 +73,63 @@ fn block_batches(data: &Bytes, plan: &SearchPlan) -> Vec<SpanBatch> {
     let batches: Vec<_> = reader.map(|b| b.expect("batch")).collect();
     let one = concat_batches(&batches[0].schema(), &batches).expect("concat");
     vec![SpanBatch::new(one).expect("batch")]
+}
+
+/// Checks that the dictionary probe decides each row group it can decide as the decoded
+/// prefilter does; returns how many it decided.
+fn probe_agrees(block: &Bytes, plan: &SearchPlan, what: &str) -> usize {
+    let metadata = ArrowReaderMetadata::load(block, ArrowReaderOptions::new()).expect("metadata");
+    let layout = BlockLayout::of(metadata.metadata());
+    let schema = metadata.parquet_schema();
+    let (Some(mask), Some(probe)) = (
+        plan.prefilter_mask(&layout, schema),
+        plan.dictionary_probe(&layout, schema, metadata.schema()),
+    ) else {
+        return 0;
+    };
+    let mut decided = 0;
+    for (i, row_group) in metadata.metadata().row_groups().iter().enumerate() {
+        let Some(ranges) = probe.page_ranges(row_group) else {
+            continue;
+        };
+        let pages: Vec<Bytes> = ranges
+            .iter()
+            .map(|r| block.slice(r.start as usize..r.end as usize))
+            .collect();
+        let probed = probe.matches(plan, row_group, &pages).expect("probe");
+        if decided == 0 {
+            // Damaged pages are an error or a decision, never a panic.
+            for page in 0..pages.len() {
+                let len = pages[page].len();
+                for cut in [0, 1, len / 2, len.saturating_sub(1)] {
+                    let mut damaged = pages.clone();
+                    damaged[page] = pages[page].slice(..cut);
+                    let _ = probe.matches(plan, row_group, &damaged);
+                }
+                let mut flipped = pages[page].to_vec();
+                if let Some(b) = flipped.last_mut() {
+                    *b ^= 0xff;
+                }
+                let mut damaged = pages.clone();
+                damaged[page] = Bytes::from(flipped);
+                let _ = probe.matches(plan, row_group, &damaged);
+            }
+        }
+        let decoded =
+            ParquetRecordBatchReaderBuilder::new_with_metadata(block.clone(), metadata.clone())
+                .with_projection(mask.clone())
+                .with_row_groups(vec![i])
+                .build()
+                .expect("build")
+                .map(|b| b.expect("batch"))
+                .any(|b| plan.prefilter_matches(b));
+        assert_eq!(
+            probed, decoded,
+            "{what}: row group {i}: dictionary probe says {probed}, decoded prefilter {decoded}"
+        );
+        decided += 1;
+    }
+    decided
 }
 
 /// Like [`block_batches`], skipping the row groups whose duration statistics the plan rules
@@ -165,6 +224,8 @@ fn vectorized_scan_matches_row_at_a_time_reference() {
     // Queries whose block read left the attribute list out (dedicated keys only, no spill).
     let mut list_skipped = 0usize;
     let mut prefiltered = 0usize;
+    // Row groups whose prefilter the dictionary probe decided.
+    let mut probed = 0usize;
     // Prefilters that left `resource` out (exact service names).
     let mut resource_skipped = 0usize;
     // Prefilters that read only some fields of attribute list entries.
@@ -231,6 +292,7 @@ fn vectorized_scan_matches_row_at_a_time_reference() {
                     .map(|b| b.expect("batch"))
                     .any(|b| plan.prefilter_matches(b))
             });
+            probed += probe_agrees(&block, &plan, &format!("seed {seed}, {text}"));
             let from_head = run(&head, &plan);
             let from_block = run(&block_batches(&block, &plan), &plan);
             let (from_head, from_block) = match (from_head, from_block) {
@@ -291,6 +353,7 @@ fn vectorized_scan_matches_row_at_a_time_reference() {
     eprintln!(
         "checked {checked} queries ({hits} with hits, {pruned} pruned by the tag index, \
          {list_skipped} without the attribute list, {prefiltered} ruled out by the prefilter, \
+         {probed} row groups decided by dictionary pages, \
          {resource_skipped} prefiltered without resources, \
          {children_narrowed} with some attribute fields only), \
          {invalid} invalid, {refused} refused; \
@@ -299,6 +362,10 @@ fn vectorized_scan_matches_row_at_a_time_reference() {
     assert!(
         list_skipped > 20,
         "only {list_skipped} block reads skipped the list"
+    );
+    assert!(
+        probed > 100,
+        "only {probed} row groups were decided by their dictionary pages"
     );
     assert!(
         resource_skipped > 20,

@@ -10,6 +10,7 @@
 
 pub(crate) mod block_scan;
 mod combiner;
+mod dictionary_prefilter;
 
 use std::sync::Arc;
 

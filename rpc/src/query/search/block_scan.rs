@@ -26,6 +26,7 @@ use tracecore_engine::scan::{
 use tracecore_engine::ShardHandle;
 
 use super::SearchError;
+use super::dictionary_prefilter::probe_row_groups;
 use crate::storage::catalog::{BlockCatalog, CatalogBlock};
 use crate::storage::object_reader::ObjectReader;
 
@@ -67,14 +68,27 @@ pub async fn scan_block(
     if let Some(mask) = plan.prefilter_mask(&layout, &schema)
         && !row_groups.is_empty()
     {
-        let (mut stream, bytes) =
-            row_group_stream(catalog, block, &metadata, mask, row_groups.clone()).await?;
         let mut matched = vec![false; metadata.metadata().num_row_groups()];
-        for &rg in &row_groups {
-            let reader = next_row_group(&mut stream, &block_id).await?;
-            matched[rg] = prefilter_on_shard(shard, reader, plan.clone(), &block_id).await?;
+        let mut undecided = row_groups.clone();
+        if let Some(probe) = plan.dictionary_probe(&layout, &schema, metadata.schema()) {
+            let probed =
+                probe_row_groups(shard, catalog, block, &metadata, plan, probe, &row_groups)
+                    .await?;
+            for (rg, m) in probed.decided {
+                matched[rg] = m;
+            }
+            out.inspected_bytes += probed.bytes;
+            undecided = probed.undecided;
         }
-        out.inspected_bytes += bytes.load(Ordering::Relaxed);
+        if !undecided.is_empty() {
+            let (mut stream, bytes) =
+                row_group_stream(catalog, block, &metadata, mask, undecided.clone()).await?;
+            for &rg in &undecided {
+                let reader = next_row_group(&mut stream, &block_id).await?;
+                matched[rg] = prefilter_on_shard(shard, reader, plan.clone(), &block_id).await?;
+            }
+            out.inspected_bytes += bytes.load(Ordering::Relaxed);
+        }
         let kept = with_straddling(metadata.metadata(), matched);
         let mut is_kept = vec![false; metadata.metadata().num_row_groups()];
         for &rg in &kept {
@@ -146,7 +160,9 @@ async fn next_row_group(
         ))
 }
 
-fn block_error(block: &str) -> impl Fn(parquet::errors::ParquetError) -> SearchError + use<> {
+pub(super) fn block_error(
+    block: &str,
+) -> impl Fn(parquet::errors::ParquetError) -> SearchError + use<> {
     let block = block.to_owned();
     move |e| SearchError::Block {
         block: block.clone(),
