@@ -259,3 +259,31 @@ fn a_tenant_over_its_head_share_is_refused_while_others_continue() {
         .expect("share free again");
     shard.pool.shutdown();
 }
+
+#[test]
+fn a_tenant_filling_the_head_is_not_refused_while_the_head_is_cut() {
+    let size = fragment(1, 300).byte_len();
+    // One tenant's share is the whole head (the defaults): its reaching it is a cut, not a
+    // refusal.
+    let shard = TestShard::start(|c| {
+        c.max_head_bytes = 2 * size;
+        c.max_head_bytes_per_tenant = 2 * size;
+    });
+    let tenant = TenantId::parse("only").expect("tenant");
+    for round in 0..5u8 {
+        shard
+            .push("only", fragment(2 * round + 1, 300))
+            .expect("under share");
+        // This push fills the head: the pump answers, then cuts (rotating the WAL).
+        shard
+            .push("only", fragment(2 * round + 2, 300))
+            .expect("fills the head");
+        // Asked while the cut may still be rotating the WAL: the tenant is not over a share.
+        assert!(
+            shard.handle().try_reserve(&tenant, size).is_ok(),
+            "round {round}: refused while its head was being cut"
+        );
+    }
+    shard.permits.add_permits(5);
+    shard.pool.shutdown();
+}

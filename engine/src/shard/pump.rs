@@ -280,6 +280,7 @@ impl<R: ShardRuntime> Shard<R> {
             .group_commit_requests
             .observe(pushes.len() as f64);
         let now = Instant::now();
+        let mut over_share = Vec::new();
         for (p, refused) in pushes.into_iter().zip(refusals) {
             let created = self.head.apply(p.tenant.as_str(), &p.fragments, now);
             if created > 0 {
@@ -291,13 +292,19 @@ impl<R: ShardRuntime> Shard<R> {
                     .inc_by(created as u64);
             }
             if self.head.tenant_bytes(p.tenant.as_str()) >= self.config.max_head_bytes_per_tenant {
-                self.memory.mark_over_share(p.tenant.as_str());
+                over_share.push(p.tenant.clone());
             }
             let _ = p.reply.send(Ok(refused));
         }
         self.memory.set_held(self.memory_held());
         if self.head.bytes() >= self.config.max_block_bytes.min(self.config.max_head_bytes) {
+            // The cut empties every tenant's share: marking them over it first would have the
+            // facade refuse their pushes while the WAL rotates.
             self.cut().await;
+        } else {
+            for tenant in over_share {
+                self.memory.mark_over_share(tenant.as_str());
+            }
         }
     }
 

@@ -139,7 +139,10 @@ impl ShardRuntime for GlommioRuntime {
         F: FnOnce() -> T + Send + 'static,
         T: Send + 'static,
     {
-        glommio::executor().spawn_blocking(work)
+        glommio::executor().spawn_blocking(move || {
+            yield_cores_to_shards();
+            work()
+        })
     }
 
     async fn sleep(&self, duration: Duration) {
@@ -160,6 +163,32 @@ fn spawn_into(task: impl Future<Output = ()> + 'static, queue: TaskQueueHandle) 
             tracing::error!(%error, "cannot spawn shard task");
         }
     }
+}
+
+/// Niceness of the blocking threads that build blocks.
+const BLOCKING_NICENESS: i32 = 10;
+
+/// Lowers the calling blocking thread's scheduling priority, once per thread: block
+/// encoding then runs on the cycles the shards' executors leave, so acknowledgements do not
+/// queue behind an encode for a core, while an idle core still encodes at full speed.
+/// Measured at half the maximum ingest rate (2 cores): ack p99 23.7 ms at niceness 0, 14.8–16.8 ms
+/// at 10.
+fn yield_cores_to_shards() {
+    thread_local! {
+        static LOWERED: std::cell::Cell<bool> = const { std::cell::Cell::new(false) };
+    }
+    LOWERED.with(|lowered| {
+        if lowered.replace(true) {
+            return;
+        }
+        // SAFETY: plain syscalls on the calling thread's own ID.
+        let result = unsafe {
+            libc::setpriority(libc::PRIO_PROCESS, libc::gettid() as libc::id_t, BLOCKING_NICENESS)
+        };
+        if result != 0 {
+            tracing::warn!(error = %std::io::Error::last_os_error(), "cannot lower the block encoder's priority");
+        }
+    });
 }
 
 /// Starts one pinned glommio executor running `main`, returning its join handle. If the
