@@ -513,8 +513,9 @@ fn loc(range: Range<usize>) -> Loc {
 #[inline]
 fn string(input: &[u8], range: Range<usize>) -> Result<Loc, BlockError> {
     let start = range.start;
-    match input.get(range.clone()).map(std::str::from_utf8) {
-        Some(Ok(_)) => Ok(loc(range)),
+    // ASCII (most telemetry strings) is checked a word at a time before the full decoder.
+    match input.get(range.clone()) {
+        Some(bytes) if bytes.is_ascii() || std::str::from_utf8(bytes).is_ok() => Ok(loc(range)),
         _ => Err(invalid(start, "string field is not valid utf-8")),
     }
 }
