@@ -12,12 +12,27 @@ use tracecore_rpc::{app, telemetry};
 static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
 fn main() -> ExitCode {
+    disable_transparent_huge_pages();
     match run() {
         Ok(()) => ExitCode::SUCCESS,
         Err(message) => {
             eprintln!("tracecore: {message}");
             ExitCode::FAILURE
         }
+    }
+}
+
+/// Transparent huge pages off for this process. mimalloc advises THP for its memory, and
+/// block building allocates and frees so much that the kernel then spends its time zeroing
+/// 2 MiB pages on faults: 38 % of the server's CPU at maximum ingest (perf). Measured without
+/// THP (loadgen, gRPC, 2 cores): 5.1–5.3 instead of 5.8–5.9 CPU-s per million spans, maximum
+/// rate 341k–345k instead of 301k spans/s, peak RSS 532–547 instead of 602–607 MiB.
+fn disable_transparent_huge_pages() {
+    #[cfg(target_os = "linux")]
+    // SAFETY: prctl with integer arguments; it only changes this process's THP policy, and a
+    // failure (an old kernel) leaves the default in place.
+    unsafe {
+        libc::prctl(libc::PR_SET_THP_DISABLE, 1, 0, 0, 0);
     }
 }
 
