@@ -15,10 +15,12 @@ use std::ops::Range;
 use std::sync::Arc;
 
 use arrow::array::{
-    ArrayRef, BinaryArray, BinaryBuilder, DictionaryArray, Int32Array, Int64Array, RecordBatch,
-    StringArray, UInt32Array, UInt64Array,
+    ArrayRef, BinaryArray, BinaryBuilder, DictionaryArray, Int32Array, PrimitiveArray, RecordBatch,
+    StringArray,
 };
-use arrow::datatypes::{DataType, Field, Int32Type, Schema};
+use arrow::datatypes::{
+    ArrowPrimitiveType, DataType, Field, Int32Type, Int64Type, Schema, UInt32Type, UInt64Type,
+};
 use bytes::{Buf as _, Bytes};
 use parquet::basic::{Encoding, Type as PhysicalType};
 use parquet::column::page::{Page, PageReader as _};
@@ -193,38 +195,11 @@ fn dictionary_values(
     };
     let n = num_values as usize;
     let null = field.is_nullable();
-    let plain_ints = |width: usize| -> Result<_, ScanError> {
-        let bytes = buf
-            .get(..n.checked_mul(width).ok_or(corrupt("dictionary size"))?)
-            .ok_or(corrupt("dictionary page shorter than its values"))?;
-        Ok(bytes.chunks_exact(width))
-    };
     Ok(match field.data_type() {
-        DataType::Int32 | DataType::UInt32 => {
-            let values = plain_ints(4)?.map(|b| i32::from_le_bytes([b[0], b[1], b[2], b[3]]));
-            if *field.data_type() == DataType::Int32 {
-                Arc::new(Int32Array::from_iter(
-                    values.map(Some).chain(null.then_some(None)),
-                ))
-            } else {
-                Arc::new(UInt32Array::from_iter(
-                    values.map(|v| Some(v as u32)).chain(null.then_some(None)),
-                ))
-            }
-        }
-        DataType::Int64 | DataType::UInt64 => {
-            let values = plain_ints(8)?
-                .map(|b| i64::from_le_bytes([b[0], b[1], b[2], b[3], b[4], b[5], b[6], b[7]]));
-            if *field.data_type() == DataType::Int64 {
-                Arc::new(Int64Array::from_iter(
-                    values.map(Some).chain(null.then_some(None)),
-                ))
-            } else {
-                Arc::new(UInt64Array::from_iter(
-                    values.map(|v| Some(v as u64)).chain(null.then_some(None)),
-                ))
-            }
-        }
+        DataType::Int32 => plain_primitive::<Int32Type, 4>(&buf, n, null, i32::from_le_bytes)?,
+        DataType::UInt32 => plain_primitive::<UInt32Type, 4>(&buf, n, null, u32::from_le_bytes)?,
+        DataType::Int64 => plain_primitive::<Int64Type, 8>(&buf, n, null, i64::from_le_bytes)?,
+        DataType::UInt64 => plain_primitive::<UInt64Type, 8>(&buf, n, null, u64::from_le_bytes)?,
         DataType::Utf8 => Arc::new(StringArray::try_from_binary(plain_byte_arrays(
             &buf, n, null,
         )?)?),
@@ -242,6 +217,28 @@ fn dictionary_values(
         }
         _ => return Err(ScanError::Internal("probed column type has no dictionary")),
     })
+}
+
+/// `n` PLAIN-encoded fixed-width values (`W` little-endian bytes each, as `decode` reads
+/// them), and a trailing null when `null`.
+fn plain_primitive<T: ArrowPrimitiveType, const W: usize>(
+    buf: &[u8],
+    n: usize,
+    null: bool,
+    decode: fn([u8; W]) -> T::Native,
+) -> Result<ArrayRef, ScanError> {
+    let bytes = n
+        .checked_mul(W)
+        .and_then(|len| buf.get(..len))
+        .ok_or(corrupt("dictionary page shorter than its values"))?;
+    let values = bytes.chunks_exact(W).map(|b| {
+        let mut word = [0u8; W];
+        word.copy_from_slice(b);
+        Some(decode(word))
+    });
+    Ok(Arc::new(PrimitiveArray::<T>::from_iter(
+        values.chain(null.then_some(None)),
+    )))
 }
 
 /// PLAIN-encoded byte arrays (4-byte little-endian length, then the bytes), and a trailing
